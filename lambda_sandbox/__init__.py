@@ -1,0 +1,20 @@
+"""A local AWS Lambda execution environment (Runtime + Extensions API, lifecycle, CLI).
+
+Runs a function the way Lambda does, from real processes: the layers' extensions, the real
+runtime client ``awslambdaric`` and the user's handler. Never shipped in the layer, never imported
+by ``lambda_warmup`` or ``extension_entry``. See ``lambda_sandbox/README.md``.
+"""
+
+from ._runtime_venv import RuntimeSetupError, runtime_venv
+from ._sandbox import FunctionSpec, InitResult, InitType, InvokeResult, Sandbox, SandboxError
+
+__all__ = [
+    "FunctionSpec",
+    "InitResult",
+    "InitType",
+    "InvokeResult",
+    "RuntimeSetupError",
+    "Sandbox",
+    "SandboxError",
+    "runtime_venv",
+]

@@ -1,0 +1,62 @@
+"""Plain handlers for the sandbox's e2e tests (run by awslambdaric inside the sandbox)."""
+
+import itertools
+import os
+import sys
+import threading
+import time
+from typing import Any
+
+INIT_AT = time.time()
+_ticks: list[float] = []
+
+
+def _tick() -> None:
+    while True:
+        _ticks.append(time.monotonic())
+        time.sleep(0.005)
+
+
+if os.environ.get("START_TICKER"):
+    threading.Thread(target=_tick, name="ticker", daemon=True).start()
+
+
+def echo(event: Any, context: Any) -> Any:
+    print("echo", event)
+    return {
+        "event": event,
+        "remaining_ms": context.get_remaining_time_in_millis(),
+        "request_id": context.aws_request_id,
+        "arn": context.invoked_function_arn,
+        "env": dict(os.environ),
+        "sys_path": sys.path,
+        "cwd": os.getcwd(),
+        "init_at": INIT_AT,
+    }
+
+
+def raises(event: Any, context: Any) -> Any:
+    raise ValueError("boom " + "x" * event.get("pad", 0))
+
+
+def crash(event: Any, context: Any) -> Any:
+    print("exiting", flush=True)
+    os._exit(3)
+
+
+def sleepy(event: Any, context: Any) -> Any:
+    time.sleep(event["sleep"])
+    return "slept"
+
+
+def ticks(event: Any, context: Any) -> Any:
+    """The largest gap between ticker samples, and how many there are."""
+    samples = list(_ticks)
+    gaps = [b - a for a, b in itertools.pairwise(samples)]
+    return {"count": len(samples), "max_gap": max(gaps, default=0.0), "last": samples[-1]}
+
+
+def imports_httpx(event: Any, context: Any) -> Any:
+    import httpx  # noqa: F401  (the runtime venv must not have it)
+
+    return "httpx importable"
