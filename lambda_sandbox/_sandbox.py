@@ -522,7 +522,8 @@ class Sandbox:
         if result.status == "success":
             if self.init_type == "snap-start":
                 self._awaiting_restore = True
-            else:
+            elif self.init_type == "on-demand":
+                # Provisioned concurrency: INIT is not part of any request, REPORT omits it.
                 self._pending_init_duration = result.duration_ms
             self._freeze()
         else:
@@ -687,7 +688,10 @@ class Sandbox:
         error_type: str | None = None
         response_ms: float | None = None
         memory = 0
+        must_reset = False
 
+        if self._ready and self._died_while_idle():
+            self._teardown("failure")
         if not self._ready:
             self._platform_line(
                 f"INIT_START Runtime Version: {spec.runtime}.sandbox\t"
@@ -743,10 +747,15 @@ class Sandbox:
                     lambda: self._invoke_done(inv) or self._invoke_crashed() is not None, deadline
                 )
                 crashed = self._invoke_crashed()
+                done = self._invoke_done(inv)
             memory = self._memory_used_mb()
             if inv.answered is not None:
                 response_ms = round((inv.answered - handed) * 1000, 3)
-            if crashed is not None and not (inv.answered is not None and self._invoke_done(inv)):
+            answered = done or (crashed is not None and inv.answered is not None)
+            # The runtime answered, then died (e.g. after a 413): the caller gets the answer,
+            # and the sandbox is reset all the same.
+            must_reset = crashed is not None and not done
+            if not answered and crashed is not None:
                 status, error_type = "crash", crashed
                 code = self._runtime.returncode if self._runtime else None
                 payload = json.dumps(
@@ -760,7 +769,7 @@ class Sandbox:
                         ),
                     }
                 ).encode()
-            elif not done:
+            elif not answered:
                 status, error_type = "timeout", "Sandbox.Timedout"
                 payload = _timeout_payload(request_id, spec.timeout_s)
                 ts = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -775,8 +784,10 @@ class Sandbox:
             else:
                 status, payload = "success", inv.response or b""
         duration = round((time.monotonic() - start) * 1000, 3)
-        if status in ("timeout", "crash") or (
-            suppressed is not None and suppressed.status != "success"
+        if (
+            must_reset
+            or status in ("timeout", "crash")
+            or (suppressed is not None and suppressed.status != "success")
         ):
             self._teardown("timeout" if status == "timeout" else "failure")
         else:
@@ -833,6 +844,10 @@ class Sandbox:
             suppressed_init=suppressed.status if suppressed else None,
         )
         return result
+
+    def _died_while_idle(self) -> bool:
+        with self._cv:
+            return self._invoke_crashed() is not None
 
     def _restore(self, request_id: str) -> float:
         """SnapStart: answer ``restore/next`` and wait for the runtime's first ``next``."""

@@ -60,3 +60,22 @@ def imports_httpx(event: Any, context: Any) -> Any:
     import httpx  # noqa: F401  (the runtime venv must not have it)
 
     return "httpx importable"
+
+
+def probe_runtime(event: Any, context: Any) -> Any:
+    """Calls the Runtime API in wrong states from inside an invocation; returns what it got."""
+    import http.client
+    import json
+
+    conn = http.client.HTTPConnection(os.environ["AWS_LAMBDA_RUNTIME_API"], timeout=5)
+    out = {}
+    for label, method, path in [
+        ("response-wrong-id", "POST", "/2018-06-01/runtime/invocation/not-this-one/response"),
+        ("init-error-while-invoking", "POST", "/2018-06-01/runtime/init/error"),
+        ("unknown-path", "GET", "/2018-06-01/runtime/nothing"),
+    ]:
+        conn.request(method, path, body=b"{}")
+        resp = conn.getresponse()
+        raw = resp.read()
+        out[label] = {"status": resp.status, "body": json.loads(raw) if raw else None}
+    return out
