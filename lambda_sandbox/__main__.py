@@ -1,0 +1,7 @@
+"""``python -m lambda_sandbox local invoke ...``."""
+
+import sys
+
+from ._cli import main
+
+sys.exit(main())

@@ -1,0 +1,99 @@
+"""``python -m lambda_sandbox local invoke``: ``sam local invoke`` without Docker.
+
+Logs (platform lines, the function's and extensions' output) go to stderr, each response to
+stdout on one line, as ``sam local invoke`` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from ._sandbox import INIT_TYPES, Sandbox, SandboxError
+from ._template import load_template, parse_parameter_overrides
+
+__all__ = ["main"]
+
+DEFAULT_TEMPLATE = Path(".aws-sam/build/template.yaml")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m lambda_sandbox",
+        description="A local AWS Lambda (Runtime + Extensions API, real awslambdaric), no Docker.",
+    )
+    sub = parser.add_subparsers(dest="group", required=True)
+    local = sub.add_parser("local", help="run functions locally")
+    local_sub = local.add_subparsers(dest="command", required=True)
+    inv = local_sub.add_parser("invoke", help="invoke a function of a (built) SAM template")
+    inv.add_argument("function_id", nargs="?", help="logical id (optional with one function)")
+    inv.add_argument("-t", "--template", type=Path, default=DEFAULT_TEMPLATE)
+    inv.add_argument("-e", "--event", help="event file, or - for stdin (default: {})")
+    inv.add_argument("-n", "--env-vars", type=Path, help="JSON: {Parameters: {...}, <Id>: {...}}")
+    inv.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE")
+    inv.add_argument("--invocations", type=int, default=1, help="events sent to one sandbox")
+    inv.add_argument("--idle", type=float, default=0.0, help="seconds frozen between invocations")
+    inv.add_argument("--init-type", choices=INIT_TYPES, default="on-demand")
+    inv.add_argument(
+        "--on-demand-init-limit",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="INIT limit for on-demand (Lambda: 10)",
+    )
+    inv.add_argument(
+        "--region",
+        default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+    )
+    inv.add_argument("--records", type=Path, help="write every phase as JSON lines to this file")
+    inv.add_argument(
+        "--no-log-prefix", action="store_true", help="pass log lines through without [source]"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _invoke(args)
+    except (SandboxError, OSError, ValueError) as exc:
+        sys.stderr.write(f"Error: {exc}\n")
+        return 2
+
+
+def _invoke(args: argparse.Namespace) -> int:
+    template = load_template(
+        args.template, parse_parameter_overrides(args.parameter_overrides), args.region
+    )
+    overrides = json.loads(args.env_vars.read_text()) if args.env_vars else {}
+    spec = template.function(args.function_id, overrides)
+    for warning in template.warnings:
+        sys.stderr.write(f"Warning: {warning}\n")
+    if args.event == "-":
+        event = sys.stdin.buffer.read()
+    elif args.event:
+        event = Path(args.event).read_bytes()
+    else:
+        event = b"{}"
+    with Sandbox(
+        spec,
+        init_type=args.init_type,
+        on_demand_init_limit_s=args.on_demand_init_limit,
+        log=sys.stderr,
+        prefix_logs=not args.no_log_prefix,
+        records_path=args.records,
+    ) as sandbox:
+        if args.init_type != "on-demand":
+            sandbox.start()
+        for i in range(args.invocations):
+            if i and args.idle:
+                time.sleep(args.idle)
+            result = sandbox.invoke(event)
+            sys.stdout.buffer.write(result.payload + b"\n")
+            sys.stdout.flush()
+    return 0

@@ -1,0 +1,263 @@
+"""Read a (SAM-built) template: the functions, their layers and their environment.
+
+Covers what ``sam local invoke`` needs from ``AWS::Serverless::Function``: CodeUri, Handler,
+Runtime, Layers (logical ids of ``AWS::Serverless::LayerVersion`` resources in the same template,
+whose ContentUri is the layer's ``/opt`` content), Environment.Variables, Timeout, MemorySize,
+FunctionName, and the template's ``Globals.Function``. Intrinsics are resolved where that is
+possible offline: ``Ref`` to parameters and pseudo parameters, ``Fn::Sub`` with those, ``Fn::Join``;
+anything else makes the value unresolved (the variable is left out, with a warning).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ._sandbox import FunctionSpec, SandboxError
+
+__all__ = ["Template", "TemplateError", "load_template"]
+
+_SEQUENCE_TAGS = {"GetAtt"}
+
+
+class TemplateError(SandboxError):
+    """The template cannot be read or does not describe a runnable function."""
+
+
+class _Unresolved:
+    def __init__(self, what: Any) -> None:
+        self.what = what
+
+    def __repr__(self) -> str:
+        return f"<unresolved {self.what!r}>"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """SafeLoader that reads CloudFormation short tags (``!Ref x``) as their long form."""
+
+
+def _construct_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> Any:
+    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if tag_suffix in _SEQUENCE_TAGS and isinstance(value, str):
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _construct_tag)
+
+
+@dataclass
+class Template:
+    path: Path
+    document: dict[str, Any]
+    parameters: dict[str, str] = field(default_factory=dict)
+    region: str = "us-east-1"
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        resources = self.document.get("Resources") or {}
+        if not isinstance(resources, dict):
+            raise TemplateError(f"{self.path}: Resources is not a mapping")
+        return resources
+
+    def function_ids(self) -> list[str]:
+        return [
+            logical_id
+            for logical_id, res in self.resources.items()
+            if isinstance(res, dict) and res.get("Type") == "AWS::Serverless::Function"
+        ]
+
+    def function(
+        self, logical_id: str | None = None, env_overrides: Mapping[str, Any] | None = None
+    ) -> FunctionSpec:
+        """The function (the only one when ``logical_id`` is None), as a :class:`FunctionSpec`.
+
+        ``env_overrides`` is ``sam local invoke --env-vars``'s document: ``{"Parameters": {...},
+        "<LogicalId>": {...}}``; as in SAM, only variables the template declares are overridden.
+        """
+        ids = self.function_ids()
+        if logical_id is None:
+            if len(ids) != 1:
+                raise TemplateError(
+                    f"{self.path}: {len(ids)} functions ({', '.join(ids) or 'none'}); "
+                    "name the one to invoke"
+                )
+            logical_id = ids[0]
+        if logical_id not in ids:
+            raise TemplateError(
+                f"{self.path}: no AWS::Serverless::Function {logical_id!r} "
+                f"(functions: {', '.join(ids) or 'none'})"
+            )
+        props = self._function_properties(logical_id)
+        code_uri = self._resolve(props.get("CodeUri"))
+        if not isinstance(code_uri, str):
+            raise TemplateError(f"{logical_id}: CodeUri must be a local path, got {code_uri!r}")
+        handler = self._resolve(props.get("Handler"))
+        runtime = self._resolve(props.get("Runtime"))
+        if not isinstance(handler, str) or not isinstance(runtime, str):
+            raise TemplateError(f"{logical_id}: Handler and Runtime are required")
+        env = self._environment(logical_id, props, env_overrides or {})
+        name = self._resolve(props.get("FunctionName"))
+        return FunctionSpec(
+            code_dir=self._path(code_uri),
+            handler=handler,
+            layers=self._layers(logical_id, props.get("Layers") or []),
+            environment=env,
+            name=name if isinstance(name, str) else logical_id,
+            timeout_s=float(self._resolve(props.get("Timeout", 3))),
+            memory_mb=int(self._resolve(props.get("MemorySize", 128))),
+            runtime=runtime,
+            region=self.region,
+        )
+
+    def _function_properties(self, logical_id: str) -> dict[str, Any]:
+        globals_ = ((self.document.get("Globals") or {}).get("Function")) or {}
+        props = dict(self.resources[logical_id].get("Properties") or {})
+        merged: dict[str, Any] = {**globals_, **props}
+        genv = ((globals_.get("Environment") or {}).get("Variables")) or {}
+        fenv = ((props.get("Environment") or {}).get("Variables")) or {}
+        merged["Environment"] = {"Variables": {**genv, **fenv}}
+        if "Layers" in globals_ and "Layers" in props:
+            merged["Layers"] = [*globals_["Layers"], *props["Layers"]]
+        return merged
+
+    def _environment(
+        self, logical_id: str, props: dict[str, Any], overrides: Mapping[str, Any]
+    ) -> dict[str, str]:
+        declared = props["Environment"]["Variables"]
+        env: dict[str, str] = {}
+        for key, raw in declared.items():
+            value = self._resolve(raw)
+            if isinstance(value, _Unresolved):
+                self.warnings.append(f"{logical_id}: {key} left out, cannot resolve {raw!r}")
+                continue
+            env[key] = _env_str(value)
+        for section in ("Parameters", logical_id):
+            for key, value in (overrides.get(section) or {}).items():
+                if key in declared:
+                    env[key] = _env_str(value)
+        return env
+
+    def _layers(self, logical_id: str, layers: list[Any]) -> list[Path]:
+        paths: list[Path] = []
+        for layer in layers:
+            ref = layer.get("Ref") if isinstance(layer, dict) else None
+            res = self.resources.get(ref) if isinstance(ref, str) else None
+            if not isinstance(res, dict) or res.get("Type") not in (
+                "AWS::Serverless::LayerVersion",
+                "AWS::Lambda::LayerVersion",
+            ):
+                self.warnings.append(
+                    f"{logical_id}: layer {layer!r} is not in this template, skipped"
+                )
+                continue
+            props = res.get("Properties") or {}
+            uri = self._resolve(props.get("ContentUri") or props.get("Content"))
+            if not isinstance(uri, str):
+                raise TemplateError(f"{ref}: ContentUri must be a local path, got {uri!r}")
+            paths.append(self._path(uri))
+        return paths
+
+    def _path(self, uri: str) -> Path:
+        path = (self.path.parent / uri).resolve()
+        if not path.is_dir():
+            raise TemplateError(f"{self.path}: {uri} is not a directory (run `sam build` first?)")
+        return path
+
+    def _resolve(self, value: Any) -> Any:
+        if isinstance(value, dict) and len(value) == 1:
+            ((key, arg),) = value.items()
+            if key == "Ref":
+                return self._ref(arg)
+            if key == "Fn::Sub":
+                template, extra = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+
+                def sub(match: re.Match[str]) -> str:
+                    name = match.group(1)
+                    got = self._resolve(extra[name]) if name in extra else self._ref(name)
+                    if isinstance(got, _Unresolved):
+                        raise _SubError
+                    return str(got)
+
+                try:
+                    return re.sub(r"\$\{([^}!][^}]*)\}", sub, template)
+                except _SubError:
+                    return _Unresolved(value)
+            if key == "Fn::Join":
+                sep, items = arg
+                parts = [self._resolve(item) for item in items]
+                if any(isinstance(p, _Unresolved) for p in parts):
+                    return _Unresolved(value)
+                return str(sep).join(str(p) for p in parts)
+            if key.startswith("Fn::"):
+                return _Unresolved(value)
+        return value
+
+    def _ref(self, name: Any) -> Any:
+        pseudo = {
+            "AWS::Region": self.region,
+            "AWS::AccountId": "123456789012",
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": "local",
+        }
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        return _Unresolved({"Ref": name})
+
+
+class _SubError(Exception):
+    pass
+
+
+def _env_str(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def parse_parameter_overrides(items: list[str]) -> dict[str, str]:
+    """``Key=Value`` pairs, or CloudFormation's ``ParameterKey=K,ParameterValue=V``."""
+    out: dict[str, str] = {}
+    for item in items:
+        if item.startswith("ParameterKey="):
+            fields = dict(part.split("=", 1) for part in item.split(",", 1))
+            out[fields["ParameterKey"]] = fields.get("ParameterValue", "")
+        else:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise TemplateError(f"--parameter-overrides: {item!r} is not Key=Value")
+            out[key] = value
+    return out
+
+
+def load_template(
+    path: Path, parameter_overrides: Mapping[str, str] | None = None, region: str = "us-east-1"
+) -> Template:
+    try:
+        document = yaml.load(path.read_text(), Loader=_CfnLoader)  # SafeLoader subclass
+    except (OSError, yaml.YAMLError) as exc:
+        raise TemplateError(f"cannot read template {path}: {exc}") from exc
+    if not isinstance(document, dict):
+        raise TemplateError(f"{path}: not a template")
+    params: dict[str, str] = {}
+    for name, decl in (document.get("Parameters") or {}).items():
+        if isinstance(decl, dict) and "Default" in decl:
+            params[name] = _env_str(decl["Default"])
+    params.update(parameter_overrides or {})
+    return Template(path=path, document=document, parameters=params, region=region)

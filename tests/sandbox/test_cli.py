@@ -1,0 +1,126 @@
+"""The template reader and ``python -m lambda_sandbox local invoke``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lambda_sandbox._template import TemplateError, load_template, parse_parameter_overrides
+
+TEMPLATE = Path(__file__).parent / "template" / "template.yaml"
+REPO = Path(__file__).parent.parent.parent
+
+
+def test_template_function_spec() -> None:
+    template = load_template(TEMPLATE, {"Greeting": "hi"}, region="eu-west-1")
+    spec = template.function(
+        "EchoFunction",
+        {"Parameters": {"OVERRIDDEN": "from-env-vars", "UNDECLARED": "x"}},
+    )
+    assert spec.handler == "app.echo"
+    assert spec.runtime == "python3.13"
+    assert spec.timeout_s == 5.0
+    assert spec.memory_mb == 256
+    assert spec.name == "EchoFunction"
+    assert spec.region == "eu-west-1"
+    assert spec.code_dir == (TEMPLATE.parent.parent / "functions" / "basic").resolve()
+    assert spec.layers == [(TEMPLATE.parent.parent / "layers" / "holder").resolve()]
+    assert spec.environment == {
+        "GLOBAL_VAR": "global",
+        "GREETING": "hi",
+        "REGION_SUB": "eu-west-1-hi",
+        "OVERRIDDEN": "from-env-vars",
+        "JOINED": "a/hi",
+    }
+    assert any("TABLE_ARN" in w for w in template.warnings)
+    assert any("elsewhere" in w for w in template.warnings)
+    assert template.function("RaisesFunction").timeout_s == 2.0
+
+
+def test_template_errors() -> None:
+    template = load_template(TEMPLATE)
+    with pytest.raises(TemplateError, match="2 functions"):
+        template.function()
+    with pytest.raises(TemplateError, match="no AWS::Serverless::Function 'Nope'"):
+        template.function("Nope")
+
+
+def test_parameter_overrides_both_forms() -> None:
+    assert parse_parameter_overrides(["A=1", "ParameterKey=B,ParameterValue=2=2"]) == {
+        "A": "1",
+        "B": "2=2",
+    }
+
+
+@pytest.mark.e2e
+def test_cli_local_invoke(tmp_path: Path) -> None:
+    env_vars = tmp_path / "env.json"
+    env_vars.write_text(json.dumps({"EchoFunction": {"GREETING": "from-file"}}))
+    records = tmp_path / "records.jsonl"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lambda_sandbox",
+            "local",
+            "invoke",
+            "EchoFunction",
+            "-t",
+            str(TEMPLATE),
+            "-e",
+            "-",
+            "--env-vars",
+            str(env_vars),
+            "--invocations",
+            "2",
+            "--idle",
+            "0.1",
+            "--records",
+            str(records),
+        ],
+        input=b'{"from": "stdin"}',
+        capture_output=True,
+        cwd=REPO,
+        timeout=30,
+        check=False,
+    )
+    stderr = proc.stderr.decode()
+    assert proc.returncode == 0, stderr
+    responses = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    assert len(responses) == 2
+    assert responses[0]["event"] == {"from": "stdin"}
+    assert responses[0]["env"]["GREETING"] == "from-file"
+    assert responses[0]["env"]["AWS_LAMBDA_FUNCTION_NAME"] == "EchoFunction"
+    assert stderr.count("START RequestId:") == 2
+    assert stderr.count("Init Duration:") == 1
+    assert "[holder] holder-registered" in stderr
+    kinds = [json.loads(line)["event"] for line in records.read_text().splitlines()]
+    assert kinds.count("invoke_end") == 2
+    assert "freeze" in kinds
+    assert kinds[-1] == "closed"
+
+
+@pytest.mark.e2e
+def test_cli_reports_a_bad_template(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lambda_sandbox",
+            "local",
+            "invoke",
+            "-t",
+            str(tmp_path / "no.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=30,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "cannot read template" in proc.stderr
