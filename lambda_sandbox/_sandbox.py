@@ -18,18 +18,23 @@ Lifecycle as Lambda does it (``../shared/docs/lambda-platform.md`` §1-6):
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import fcntl
 import json
 import math
 import os
 import secrets
 import shutil
 import signal
+import struct
 import subprocess
 import tempfile
+import termios
 import threading
 import time
 import uuid
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -155,6 +160,8 @@ class _Proc:
     started: float
     exited: float | None = None
     returncode: int | None = None
+    busy: bool = False
+    """The output reader is dispatching lines it has read."""
     threads: list[threading.Thread] = field(default_factory=list)
 
 
@@ -256,8 +263,16 @@ class Sandbox:
         self._capture: list[str] | None = None
         self._pending_init_duration: float | None = None
         self._awaiting_restore = False
-        self._venv = runtime_venv(spec.python_version)
-        self._layout()
+        try:
+            self._venv = runtime_venv(spec.python_version)
+            self._layout()
+        except BaseException:
+            self._server.stop()
+            if self._records_file:
+                self._records_file.close()
+            if self._own_workdir:
+                shutil.rmtree(self._root, ignore_errors=True)
+            raise
         self._server.start()
 
     # ----------------------------------------------------------------------------------- API
@@ -457,8 +472,42 @@ class Sandbox:
 
     def _read_output(self, proc: _Proc) -> None:
         assert proc.popen.stdout is not None
-        for raw in proc.popen.stdout:
-            self._process_line(proc, raw.decode("utf-8", "replace").rstrip("\n"))
+        fd = proc.popen.stdout.fileno()
+        partial = b""
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                chunk = b""
+            proc.busy = True
+            try:
+                if not chunk:
+                    if partial:
+                        self._process_line(proc, partial.decode("utf-8", "replace"))
+                    return
+                *lines, partial = (partial + chunk).split(b"\n")
+                for line in lines:
+                    self._process_line(proc, line.decode("utf-8", "replace"))
+            finally:
+                proc.busy = False
+
+    def _drain_output(self, bound_s: float = 0.1) -> None:
+        """Wait (bounded) until every line already written by a process has been dispatched."""
+        end = time.monotonic() + bound_s
+        for proc in list(self._procs):
+            stdout = proc.popen.stdout
+            if stdout is None or stdout.closed:
+                continue
+            while time.monotonic() < end:
+                try:
+                    pending = struct.unpack(
+                        "i", fcntl.ioctl(stdout.fileno(), termios.FIONREAD, b"\0\0\0\0")
+                    )[0]
+                except OSError:
+                    break
+                if not pending and not proc.busy:
+                    break
+                time.sleep(0.0005)
 
     def _watch_exit(self, proc: _Proc) -> None:
         code = proc.popen.wait()
@@ -552,8 +601,18 @@ class Sandbox:
             self._current = None
         self._record("init_start", phase=phase, init_type=self.init_type)
         self._pgid = None
-        keeper_cmd = [shutil.which("sleep") or "sleep", "infinity"]
+        # The group's first member, so that the group outlives any one process. If this Python
+        # process dies without shutting the sandbox down, the keeper kills the whole group (and
+        # if the group is frozen then, the kernel's SIGHUP to orphaned stopped groups does).
+        keeper_cmd = [
+            "/bin/sh",
+            "-c",
+            'while kill -0 "$1" 2>/dev/null; do sleep 1; done; kill -KILL 0',
+            "lambda-sandbox-keeper",
+            str(os.getpid()),
+        ]
         self._spawn("keeper", "keeper", keeper_cmd, {"PATH": "/usr/bin:/bin"})
+        _LIVE.add(self)
 
         ext_dir = self.opt_dir / "extensions"
         files = sorted(p for p in ext_dir.iterdir() if p.is_file()) if ext_dir.is_dir() else []
@@ -795,6 +854,7 @@ class Sandbox:
                 self._phase = "ready"
                 self._current = None
             self._freeze()
+        self._drain_output()
         with self._cv:
             self._capture = None
         billed = math.ceil(
@@ -1261,6 +1321,15 @@ class Sandbox:
 
 
 # ---------------------------------------------------------------------------------- helpers
+
+_LIVE: weakref.WeakSet[Sandbox] = weakref.WeakSet()
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    """Never leave stopped processes behind when the interpreter exits without a shutdown()."""
+    for sandbox in list(_LIVE):
+        sandbox._signal_group(signal.SIGKILL)
 
 
 def _json(status: int, payload: Any, headers: Iterable[tuple[str, str]] = ()) -> Response:
