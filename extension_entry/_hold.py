@@ -1,0 +1,202 @@
+"""How long to hold INIT open, and the hold itself.
+
+The plan (:func:`plan_hold`) is pure: settings in, deadline and reason out. The hold
+(:class:`Hold`) is shared by the listener's threads, which offer reports, and the main thread,
+which waits for the first of: every worker reported ok, any worker reported failed, the deadline.
+
+Budget. On-demand, Lambda's whole Init (extensions, runtime, function init) must end within
+10 s, or Lambda resets the environment and runs a billed, "suppressed" init again inside the
+first invocation. So the hold ends at the latest :data:`INIT_LIMIT_MARGIN_MS` (500 ms) before
+10 s after the extension's own process start. The margin covers what happens outside our clock
+or after our deadline: work Lambda does before it starts the extensions (not documented), the
+wake-up and ``event/next`` round trip on a function starved of CPU (128 MB gets a fraction of a
+vCPU), the runtime's own ``next`` and the timer resolution of the start instant (10 ms when it
+comes from ``/proc``). LWA's async-init mode cuts at 9.8 s from its own start; we keep more slack
+because a miss costs a whole second init, while 300 ms more of hold buys little.
+
+Provisioned concurrency, SnapStart and Lambda Managed Instances allow max(130 s, function
+timeout). The extension cannot learn the function timeout during Init (Lambda does not expose
+it; ``deadlineMs`` only comes with events), so the hold is capped at 130 s minus the same margin,
+which is always within the limit.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from . import _settings as s
+
+TYPE_CHECKING = False  # typing costs ~4 ms to import; mypy treats this name as True
+if TYPE_CHECKING:
+    from ._report import Report  # at run time json is loaded only after register
+
+ON_DEMAND_INIT_LIMIT_MS = 10_000.0
+LONG_INIT_LIMIT_MS = 130_000.0
+INIT_LIMIT_MARGIN_MS = 500.0
+
+
+class HoldPlan:
+    """``budget_ms`` is measured from the process start; ``timeout_ms`` from the hold's start."""
+
+    __slots__ = ("budget_ms", "limit_text", "reason", "timeout_ms")
+
+    def __init__(
+        self, timeout_ms: float, budget_ms: float, limit_text: str, reason: str | None
+    ) -> None:
+        self.timeout_ms = timeout_ms
+        self.budget_ms = budget_ms
+        self.limit_text = limit_text
+        #: Why there is no hold, or ``None`` when there is one.
+        self.reason = reason
+
+    @property
+    def holds(self) -> bool:
+        return self.reason is None
+
+
+def plan_hold(settings: s.Settings, *, listening: bool) -> HoldPlan:
+    """The hold ``settings`` ask for, within the INIT limit of their initialization type."""
+    if settings.init_type == s.ON_DEMAND:
+        limit_ms = settings.init_limit_ms or ON_DEMAND_INIT_LIMIT_MS
+        kind = "on-demand"
+        limit_text = f"{kind} INIT limit {limit_ms:.0f} ms"
+    else:
+        limit_ms = LONG_INIT_LIMIT_MS
+        kind = settings.init_type
+        limit_text = f"{kind} INIT limit max(130 s, function timeout)"
+    budget_ms = max(0.0, limit_ms - INIT_LIMIT_MARGIN_MS)
+    limit_text = f"{limit_text}, budget {budget_ms:.0f} ms from process start"
+    reason = None
+    if not settings.timeout_valid:
+        reason = f"{s.WARMING_TIMEOUT} is invalid (see above)"
+    elif not settings.timeout_raw:
+        reason = f"{s.WARMING_TIMEOUT} is unset"
+    elif settings.timeout_ms <= 0:
+        reason = f"{s.WARMING_TIMEOUT}={settings.timeout_raw}"
+    elif not listening:
+        reason = "no report listener (see above)"
+    return HoldPlan(settings.timeout_ms, budget_ms, limit_text, reason)
+
+
+class Hold:
+    """Reports in (from any thread), a release decision out (to the main thread).
+
+    Reports may arrive before the hold starts (the listener is up before ``register``, and a
+    fast function can report before ``register`` has even returned): they are kept and counted
+    when it starts. Reports after the release are "late" and only logged. A rejected request
+    never reaches this class, so it changes nothing.
+    """
+
+    def __init__(self, log: Callable[[str], None]) -> None:
+        self._log = log
+        self._cond = threading.Condition()
+        self._state = "pending"  # pending -> holding -> released
+        self._ok_pids: dict[int, Report] = {}
+        self._workers = 1
+        self._failed: Report | None = None
+        self._started_at = 0.0
+        self._released_at = 0.0
+        self._released_why = ""
+        self._held = False
+        #: monotonic time of the report that released the hold (for measurements and logs).
+        self.released_by_report_at: float | None = None
+
+    def offer(self, report: Report) -> None:
+        """Count one accepted report; releases the hold when that settles it."""
+        with self._cond:
+            received = time.monotonic()
+            if self._state == "released":
+                self._log_late(report, received)
+                return
+            self._workers = max(self._workers, report.workers)
+            if report.status == "failed":
+                self._failed = self._failed or report
+            elif report.pid in self._ok_pids:
+                self._log(
+                    f"report ok from pid {report.pid} again: counted once "
+                    f"({len(self._ok_pids)} of {self._workers} workers)"
+                )
+                return
+            else:
+                self._ok_pids[report.pid] = report
+            if self._state == "holding":
+                if self._settled():
+                    self._release(received, self._settled_why())
+                else:
+                    self._log_progress(report)
+            elif not self._settled():
+                self._log_progress(report)
+
+    def release_now(self, why: str) -> None:
+        """No hold at all: reports (kept ones now, later ones as they come) are only logged."""
+        with self._cond:
+            self._state = "released"
+            self._released_at = time.monotonic()
+            self._released_why = why
+            kept = [*self._ok_pids.values(), *([self._failed] if self._failed else [])]
+            for report in kept:
+                self._log_late(report, self._released_at)
+
+    def wait(self, deadline: float, timeout_why: str) -> str:
+        """Hold until settled by reports or until ``deadline`` (monotonic); the release line."""
+        with self._cond:
+            self._state = "holding"
+            self._held = True
+            self._started_at = time.monotonic()
+            if self._settled():
+                self._release(self._started_at, self._settled_why())
+            while self._state != "released":
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self._release(time.monotonic(), f"{timeout_why}{self._progress()}")
+                    break
+                self._cond.wait(remaining)
+            return self._released_why
+
+    def _settled(self) -> bool:
+        return self._failed is not None or len(self._ok_pids) >= self._workers
+
+    def _settled_why(self) -> str:
+        if self._failed is not None:
+            report = self._failed
+            return f"report failed from pid {report.pid}: {report.describe()}"
+        last = list(self._ok_pids.values())
+        if len(last) == 1:
+            return f"report ok from pid {last[0].pid} ({last[0].describe()})"
+        pids = ", ".join(str(pid) for pid in self._ok_pids)
+        return f"reports ok from all {len(last)} workers (pids {pids}; last: {last[-1].describe()})"
+
+    def _release(self, now: float, why: str) -> None:
+        self._state = "released"
+        self._released_at = now
+        self._released_why = f"released after {(now - self._started_at) * 1000:.0f} ms: {why}"
+        if self._settled():
+            self.released_by_report_at = now
+        self._log(self._released_why)
+        self._cond.notify_all()
+
+    def _progress(self) -> str:
+        if not self._ok_pids:
+            return ""
+        return f" ({len(self._ok_pids)} of {self._workers} workers reported ok)"
+
+    def _log_progress(self, report: Report) -> None:
+        self._log(
+            f"report ok from pid {report.pid}: {len(self._ok_pids)} of {self._workers} workers "
+            f"({report.describe()})"
+        )
+
+    def _log_late(self, report: Report, received: float) -> None:
+        if not self._held:
+            self._log(
+                f"report {report.status} from pid {report.pid} (no hold: {self._released_why}): "
+                f"{report.describe()}"
+            )
+            return
+        late_ms = (received - self._released_at) * 1000
+        self._log(
+            f"late report {report.status} from pid {report.pid}, {late_ms:.0f} ms after the "
+            f"release ({self._released_why}): {report.describe()}"
+        )

@@ -1,0 +1,306 @@
+"""The report listener: a small HTTP/1.1 server on 127.0.0.1, one thread per connection.
+
+It is started before ``register`` (a function can report the instant the runtime starts) and
+runs until the process exits, so late reports are still heard. It answers only
+``POST /report`` (see :mod:`._report`), one request per connection:
+
+=================================================== =========================================
+request                                             answer
+=================================================== =========================================
+a valid report                                      202 ``{"status":"accepted"}``
+another path / another method                       404 / 405
+no ``Content-Length`` (or chunked)                  411
+``Content-Length`` not a number / over 64 KiB       400 / 413, body not read
+``Content-Type`` not ``application/json``           415
+body not a ``lambda-warmup/1`` report               400, with the reason
+headers over 8 KiB                                  431
+client silent for :data:`READ_TIMEOUT_S`, or slower 408 (the connection is closed)
+than :data:`REQUEST_DEADLINE_S` overall
+more than :data:`MAX_CONNECTIONS` at once           503
+=================================================== =========================================
+
+Every rejection is one log line, and changes nothing. A stalled client holds one thread for at
+most :data:`REQUEST_DEADLINE_S`, never the listener or the extension.
+
+Parsing the report needs ``json``, which is loaded by :meth:`ReportListener.preload` (called
+after ``register``) or by the first request, whichever comes first: it stays off the path to
+``register``.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from types import ModuleType
+
+TYPE_CHECKING = False  # typing costs ~4 ms to import; mypy treats this name as True
+if TYPE_CHECKING:
+    from ._report import Report
+
+HOST = "127.0.0.1"
+MAX_HEAD_BYTES = 8 * 1024
+MAX_BODY_BYTES = 64 * 1024
+#: Longest silence from a client before its connection is closed.
+READ_TIMEOUT_S = 2.0
+#: Longest a single request may take from accept to the whole body read.
+REQUEST_DEADLINE_S = 5.0
+#: Connections served at once; more are answered 503 at once.
+MAX_CONNECTIONS = 32
+#: After rejecting a request, how long to drain what the client is still sending (so that
+#: closing with unread data does not reset the connection before the client reads the answer).
+DRAIN_S = 0.2
+DRAIN_BYTES = 256 * 1024
+
+_REASONS = {
+    202: "Accepted",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    411: "Length Required",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+class Rejected(Exception):
+    """Answer ``status`` with ``message``; nothing else happens."""
+
+    def __init__(self, status: int, message: str, *, drain: bool = True) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.drain = drain
+
+
+class ReportListener:
+    """``ReportListener(port, on_report, log).start()``; ``OSError`` if the port is taken."""
+
+    def __init__(
+        self,
+        port: int,
+        on_report: Callable[[Report], None],
+        log: Callable[[str], None],
+    ) -> None:
+        self.port = port
+        self._on_report = on_report
+        self._log = log
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._sock: socket.socket | None = None
+        self._report_module: ModuleType | None = None
+        self._import_lock = threading.Lock()
+
+    def start(self) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            # Lets a restarted extension bind while old connections sit in TIME_WAIT; on Linux it
+            # does not let two sockets listen on one port.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((HOST, self.port))
+            sock.listen(64)
+        except OSError:
+            sock.close()
+            raise
+        self._sock = sock
+        threading.Thread(target=self._accept_loop, name="report-listener", daemon=True).start()
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+
+    def preload(self) -> None:
+        """Import the report parser (and ``json``) now, not when the first report arrives."""
+        self._parser()
+
+    def _parser(self) -> ModuleType:
+        with self._import_lock:
+            if self._report_module is None:
+                from . import _report
+
+                self._report_module = _report
+            return self._report_module
+
+    def _accept_loop(self) -> None:
+        sock = self._sock
+        assert sock is not None
+        while True:
+            try:
+                conn, peer = sock.accept()
+            except OSError:
+                if sock.fileno() < 0:
+                    return  # closed: the process is exiting
+                time.sleep(0.01)  # EMFILE and the like: do not spin
+                continue
+            if not self._slots.acquire(blocking=False):
+                self._answer(conn, 503, "too many connections", drain=False)
+                conn.close()
+                continue
+            thread = threading.Thread(
+                target=self._serve, args=(conn, peer), name="report-conn", daemon=True
+            )
+            thread.start()
+
+    def _serve(self, conn: socket.socket, peer: tuple[str, int]) -> None:
+        started = time.monotonic()
+        what = "request"
+        try:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            reader = _Reader(conn, started + REQUEST_DEADLINE_S)
+            what, body = self._read_request(reader, conn)
+            report = self._parse(body)
+            try:
+                self._on_report(report)  # counted before the sender hears 202
+            except Exception as error:  # a bug of ours: say so, keep serving
+                self._log(f"internal error on a report: {type(error).__name__}: {error}")
+                self._answer(conn, 500, "internal error", drain=False)
+                return
+            self._answer(conn, 202, None, drain=False)
+        except Rejected as rejected:
+            self._log(f"rejected {what} from {peer[0]}:{peer[1]}: {rejected.status} {rejected}")
+            self._answer(conn, rejected.status, rejected.message, drain=rejected.drain)
+        except OSError as error:  # the client went away; nothing to answer
+            self._log(f"dropped {what} from {peer[0]}:{peer[1]}: {type(error).__name__}")
+        finally:
+            conn.close()
+            self._slots.release()
+
+    def _read_request(self, reader: _Reader, conn: socket.socket) -> tuple[str, bytes]:
+        head = reader.head()
+        lines = head.split("\r\n")
+        parts = lines[0].split(" ")
+        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+            raise Rejected(400, f"not an HTTP/1.x request line: {lines[0][:80]!r}")
+        method, target, _ = parts
+        what = f"{method[:16]} {target[:100]}"
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, colon, value = line.partition(":")
+            if not colon or not name or name != name.strip():
+                raise Rejected(400, f"malformed header line {line[:80]!r}")
+            key = name.lower()
+            if key in headers and key == "content-length" and headers[key] != value.strip():
+                raise Rejected(400, "conflicting Content-Length headers")
+            headers[key] = value.strip()
+        try:
+            return what, self._read_body(reader, conn, method, target, headers)
+        except Rejected as rejected:
+            rejected.args = (f"{what}: {rejected.message}",)
+            raise
+
+    def _read_body(
+        self,
+        reader: _Reader,
+        conn: socket.socket,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+    ) -> bytes:
+        if target.split("?", 1)[0] != "/report":
+            raise Rejected(404, "the only path is /report")
+        if method != "POST":
+            raise Rejected(405, "only POST is accepted")
+        if "transfer-encoding" in headers:
+            raise Rejected(411, "send the body with a Content-Length, not chunked")
+        length_text = headers.get("content-length")
+        if length_text is None:
+            raise Rejected(411, "Content-Length is required")
+        if not length_text.isdigit() or not length_text.isascii():
+            raise Rejected(400, f"Content-Length {length_text[:40]!r} is not a number")
+        length = int(length_text)
+        if length > MAX_BODY_BYTES:
+            raise Rejected(413, f"body of {length} bytes is over the {MAX_BODY_BYTES} byte limit")
+        media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media_type != "application/json":
+            raise Rejected(415, f"Content-Type must be application/json, not {media_type!r}")
+        if headers.get("expect", "").lower() == "100-continue":
+            conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        return reader.exactly(length)
+
+    def _parse(self, body: bytes) -> Report:
+        report_module = self._parser()
+        try:
+            report: Report = report_module.parse_report(body)
+        except report_module.ReportError as error:
+            raise Rejected(400, f"not a lambda-warmup/1 report: {error}") from None
+        return report
+
+    def _answer(
+        self, conn: socket.socket, status: int, message: str | None, *, drain: bool
+    ) -> None:
+        body = b'{"status":"accepted"}' if message is None else _error_body(message)
+        extra = "Allow: POST\r\n" if status == 405 else ""
+        head = (
+            f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n{extra}Connection: close\r\n\r\n"
+        )
+        try:
+            conn.settimeout(READ_TIMEOUT_S)
+            conn.sendall(head.encode("latin-1") + body)
+            if drain:
+                _drain(conn)
+        except OSError:
+            pass
+
+
+class _Reader:
+    """Reads from one client, each read bounded by the silence limit and the overall deadline."""
+
+    def __init__(self, conn: socket.socket, deadline: float) -> None:
+        self._conn = conn
+        self._deadline = deadline
+        self._buffer = b""
+
+    def _fill(self) -> None:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise Rejected(408, "request not received in time", drain=False)
+        self._conn.settimeout(min(READ_TIMEOUT_S, remaining))
+        try:
+            data = self._conn.recv(65536)
+        except TimeoutError:
+            raise Rejected(408, "request not received in time", drain=False) from None
+        if not data:
+            raise ConnectionResetError("client closed the connection mid-request")
+        self._buffer += data
+
+    def head(self) -> str:
+        while (end := self._buffer.find(b"\r\n\r\n")) < 0:
+            if len(self._buffer) > MAX_HEAD_BYTES:
+                raise Rejected(431, f"request head over {MAX_HEAD_BYTES} bytes")
+            self._fill()
+        if end > MAX_HEAD_BYTES:
+            raise Rejected(431, f"request head over {MAX_HEAD_BYTES} bytes")
+        head, self._buffer = self._buffer[:end], self._buffer[end + 4 :]
+        return head.decode("latin-1")
+
+    def exactly(self, size: int) -> bytes:
+        while len(self._buffer) < size:
+            self._fill()
+        return self._buffer[:size]  # anything after it is ignored: one request per connection
+
+
+def _drain(conn: socket.socket) -> None:
+    """Read and drop what the client still sends, briefly, so closing does not reset it."""
+    conn.shutdown(socket.SHUT_WR)
+    deadline = time.monotonic() + DRAIN_S
+    drained = 0
+    while drained < DRAIN_BYTES and (remaining := deadline - time.monotonic()) > 0:
+        conn.settimeout(remaining)
+        try:
+            data = conn.recv(65536)
+        except TimeoutError:
+            return
+        if not data:
+            return
+        drained += len(data)
+
+
+def _error_body(message: str) -> bytes:
+    text = message.replace("\\", "\\\\").replace('"', '\\"')
+    text = "".join(char if ord(char) >= 0x20 else " " for char in text)
+    return ('{"status":"rejected","error":"' + text + '"}').encode("utf-8")

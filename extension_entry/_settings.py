@@ -1,0 +1,180 @@
+"""The extension's settings, read once from the environment.
+
+============================== ========== ===================================================
+Variable                       Default    Accepted values
+============================== ========== ===================================================
+``WARMING_TIMEOUT``            unset      longest hold: a bare number is milliseconds; or a
+                                          number with ``ms``, ``s`` or ``m``: ``2500``,
+                                          ``2500ms``, ``2.5s``, ``1m``. Unset, empty or zero:
+                                          no hold.
+``WARMUP_PORT``                ``9779``   report listener port on 127.0.0.1, 1-65535; the
+                                          library reads the same variable.
+``AWS_LAMBDA_INITIALIZATION_TYPE`` (Lambda) ``on-demand`` (or unset) gets the 10 s INIT budget;
+                                          ``provisioned-concurrency``, ``snap-start``,
+                                          ``lambda-managed-instances`` the 130 s one.
+``AWS_LAMBDA_RUNTIME_API``     (Lambda)   ``host:port`` of the Extensions API.
+============================== ========== ===================================================
+
+Decisions where the issue is silent, kept in step with the library's parser
+(``lambda_warmup._settings.parse_duration``) so both processes read a value the same way:
+
+- Spaces around the value, and between number and unit (``2.5 s``), are accepted.
+- Units are lower case only (``2.5S`` and ``1M`` are errors: ``M`` could be read as "mega").
+- Digits are ASCII, with an optional decimal fraction (``2.5s``, ``2500.5``). Signs (``-1``,
+  ``+5``), exponents (``1e4``), ``inf``/``nan``, a bare unit and a leading dot (``.5s``) are errors.
+- Any spelling of zero (``0``, ``0ms``, ``0.0s``) means no hold, like unset.
+- A bad ``WARMING_TIMEOUT`` logs one error line and means no hold (the function keeps serving); a
+  bad ``WARMUP_PORT`` logs one error line and the default port is used.
+- An unknown ``AWS_LAMBDA_INITIALIZATION_TYPE`` logs one line and gets the on-demand budget: the
+  shorter limit is the safe guess.
+
+``_WARMUP_INIT_LIMIT_MS`` (undocumented, for tests only) replaces the 10 000 ms on-demand INIT
+limit so a test can reach the budget without sleeping 10 s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+WARMING_TIMEOUT = "WARMING_TIMEOUT"
+WARMUP_PORT = "WARMUP_PORT"
+AWS_LAMBDA_INITIALIZATION_TYPE = "AWS_LAMBDA_INITIALIZATION_TYPE"
+AWS_LAMBDA_RUNTIME_API = "AWS_LAMBDA_RUNTIME_API"
+INIT_LIMIT_OVERRIDE = "_WARMUP_INIT_LIMIT_MS"
+
+#: The library's default too (``lambda_warmup._constants.DEFAULT_PORT``). Not used by any common
+#: Lambda component (8080, 9001, 3000, 2772, 2773 are).
+DEFAULT_PORT = 9779
+
+ON_DEMAND = "on-demand"
+#: Initialization types whose INIT limit is max(130 s, function timeout) instead of 10 s.
+LONG_INIT_TYPES = ("provisioned-concurrency", "snap-start", "lambda-managed-instances")
+
+DURATION_FORMS = (
+    "a number of milliseconds, or a number with a unit: 2500, 2500ms, 2.5s, 1m "
+    "(unset, empty or 0: no hold)"
+)
+PORT_FORMS = "a whole number from 1 to 65535"
+_UNIT_MS = (("ms", 1.0), ("s", 1000.0), ("m", 60_000.0))
+_DIGITS = frozenset("0123456789")
+
+
+def parse_duration_ms(raw: str) -> float:
+    """Milliseconds in ``raw``; ``ValueError`` for anything but the forms in the module docstring.
+
+    >>> [parse_duration_ms(v) for v in ("2500", "2500ms", "2.5s", "1m", " 3 s ", "0")]
+    [2500.0, 2500.0, 2500.0, 60000.0, 3000.0, 0.0]
+    """
+    text = raw.strip()
+    scale = 1.0
+    for unit, unit_ms in _UNIT_MS:
+        if text.endswith(unit):
+            text = text[: -len(unit)].rstrip()
+            scale = unit_ms
+            break
+    whole, dot, fraction = text.partition(".")
+    if not whole or not _DIGITS.issuperset(whole) or (dot and not fraction):
+        raise ValueError(raw)
+    if not _DIGITS.issuperset(fraction):
+        raise ValueError(raw)
+    return float(text) * scale
+
+
+def parse_port(raw: str) -> int:
+    """A TCP port from 1 to 65535; ``ValueError`` otherwise."""
+    text = raw.strip()
+    if not text or not _DIGITS.issuperset(text) or not 1 <= int(text) <= 65535:
+        raise ValueError(raw)
+    return int(text)
+
+
+class Settings:
+    """What the extension reads from the environment; tests may build it directly."""
+
+    __slots__ = (
+        "init_limit_ms",
+        "init_type",
+        "port",
+        "runtime_api",
+        "timeout_ms",
+        "timeout_raw",
+        "timeout_valid",
+    )
+
+    def __init__(
+        self,
+        *,
+        runtime_api: str | None = None,
+        timeout_raw: str = "",
+        timeout_ms: float = 0.0,
+        timeout_valid: bool = True,
+        port: int = DEFAULT_PORT,
+        init_type: str = ON_DEMAND,
+        init_limit_ms: float | None = None,
+    ) -> None:
+        #: ``host:port`` of the Extensions API, ``None`` when unset.
+        self.runtime_api = runtime_api
+        #: ``WARMING_TIMEOUT`` as set (stripped), for log lines.
+        self.timeout_raw = timeout_raw
+        #: The hold asked for, in ms; 0 means no hold (unset, zero, or invalid).
+        self.timeout_ms = timeout_ms
+        #: False when ``WARMING_TIMEOUT`` was set to something unreadable.
+        self.timeout_valid = timeout_valid
+        self.port = port
+        #: ``on-demand`` or one of :data:`LONG_INIT_TYPES` (an unknown type reads as on-demand).
+        self.init_type = init_type
+        #: Test-only replacement for the on-demand INIT limit, in ms.
+        self.init_limit_ms = init_limit_ms
+
+
+def read_settings(environ: Mapping[str, str], log: Callable[[str], None]) -> Settings:
+    """Parse the environment once; each bad value is one ``log`` line, never an exception."""
+    timeout_raw = environ.get(WARMING_TIMEOUT, "").strip()
+    timeout_ms = 0.0
+    timeout_valid = True
+    if timeout_raw:
+        try:
+            timeout_ms = parse_duration_ms(timeout_raw)
+        except ValueError:
+            timeout_valid = False
+            log(
+                f"error: {WARMING_TIMEOUT}={timeout_raw!r} is not a duration; accepted: "
+                f"{DURATION_FORMS}; using no hold instead"
+            )
+
+    port = DEFAULT_PORT
+    port_raw = environ.get(WARMUP_PORT, "")
+    if port_raw.strip():
+        try:
+            port = parse_port(port_raw)
+        except ValueError:
+            log(
+                f"error: {WARMUP_PORT}={port_raw!r} is not a port; accepted: {PORT_FORMS}; "
+                f"using the default, {DEFAULT_PORT}, instead"
+            )
+
+    init_type = environ.get(AWS_LAMBDA_INITIALIZATION_TYPE, "").strip() or ON_DEMAND
+    if init_type != ON_DEMAND and init_type not in LONG_INIT_TYPES:
+        log(
+            f"error: {AWS_LAMBDA_INITIALIZATION_TYPE}={init_type!r} is unknown; accepted: "
+            f"{', '.join((ON_DEMAND, *LONG_INIT_TYPES))}; using the on-demand INIT budget instead"
+        )
+        init_type = ON_DEMAND
+
+    init_limit_ms = None
+    limit_raw = environ.get(INIT_LIMIT_OVERRIDE, "")
+    if limit_raw.strip():
+        try:
+            init_limit_ms = parse_duration_ms(limit_raw)
+        except ValueError:
+            log(f"error: {INIT_LIMIT_OVERRIDE}={limit_raw!r} ignored; accepted: {DURATION_FORMS}")
+
+    return Settings(
+        runtime_api=environ.get(AWS_LAMBDA_RUNTIME_API, "").strip() or None,
+        timeout_raw=timeout_raw,
+        timeout_ms=timeout_ms,
+        timeout_valid=timeout_valid,
+        port=port,
+        init_type=init_type,
+        init_limit_ms=init_limit_ms,
+    )
