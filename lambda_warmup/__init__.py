@@ -1,0 +1,55 @@
+"""lambda-warmup: finish async initialisation inside AWS Lambda's INIT phase.
+
+```python
+from lambda_warmup import warm_init, warm_handler
+
+@warm_init
+async def settings() -> dict: ...
+
+@warm_handler
+async def handler(event, context): ...
+```
+"""
+
+from ._handles import InitHandle
+from ._settings import Settings
+from ._warmup import UNSET, Warmup
+from .exceptions import (
+    InitCycleError,
+    InitFailedError,
+    InitNotReadyError,
+    InitTimeoutError,
+    InitWaitTimeoutError,
+    SettingsError,
+    WarmupError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "UNSET",
+    "InitCycleError",
+    "InitFailedError",
+    "InitHandle",
+    "InitNotReadyError",
+    "InitTimeoutError",
+    "InitWaitTimeoutError",
+    "Settings",
+    "SettingsError",
+    "Warmup",
+    "WarmupError",
+    "__version__",
+    "warm_handler",
+    "warm_init",
+]
+
+#: The process's own ``Warmup``: what ``warm_init`` and ``warm_handler`` register with.
+default_warmup = Warmup()
+warm_init = default_warmup.init
+warm_handler = default_warmup.handler
+
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type):
+        _obj.__module__ = __name__  # reprs and docs show the public path
+del _name, _obj

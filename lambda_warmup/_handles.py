@@ -1,0 +1,322 @@
+"""``InitHandle``: what a ``@warm_init`` function's name becomes."""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+import threading
+import time
+from collections.abc import AsyncGenerator, Callable, Generator
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+import anyio
+import anyio.to_thread
+
+from ._constants import MAX_BACKOFF
+from .exceptions import (
+    InitCycleError,
+    InitFailedError,
+    InitNotReadyError,
+    InitTimeoutError,
+    InitWaitTimeoutError,
+)
+
+if TYPE_CHECKING:
+    from ._warmup import Warmup
+
+logger = logging.getLogger("lambda_warmup")
+
+State = Literal["pending", "running", "ok", "failed"]
+
+#: The init whose code is running in this task (or worker thread), for cycle detection.
+current_init: ContextVar[InitHandle[Any] | None] = ContextVar("lambda_warmup_init", default=None)
+
+
+class InitHandle[T]:
+    """A running or finished init.
+
+    ``await handle`` (on the warm loop: inside an init or an async handler) returns its value or
+    raises ``InitFailedError``; ``handle.result(timeout)`` does the same from sync code, and
+    ``handle.value`` once it is done. ``done()``, ``state``, ``duration``, ``attempts`` and
+    ``error`` describe it without waiting.
+    """
+
+    def __init__(
+        self,
+        func: Callable[[], Any],
+        *,
+        owner: Warmup,
+        name: str,
+        timeout: float | None,
+        retries: int,
+        backoff: float,
+        required: bool,
+    ) -> None:
+        self.func = func
+        self.name = name
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.required = required
+        self._owner = owner
+        self._state: State = "pending"
+        self._value: T | None = None
+        self._error: BaseException | None = None
+        self._started: float | None = None
+        self._finished: float | None = None
+        self._attempts = 0
+        # Set when the current run settles: threads wait on ``_settled``, loop tasks on
+        # ``_loop_settled`` (created on the loop, since an anyio.Event belongs to one loop).
+        self._settled = threading.Event()
+        self._loop_settled: anyio.Event | None = None
+        self._teardown_release: anyio.Event | None = None
+        self._teardown_done: anyio.Event | None = None
+
+    # -- inspection, from any thread -------------------------------------------------------
+    @property
+    def state(self) -> State:
+        return self._state
+
+    def done(self) -> bool:
+        """Whether the init has settled (succeeded or failed for good)."""
+        return self._state in ("ok", "failed")
+
+    def ok(self) -> bool:
+        return self._state == "ok"
+
+    @property
+    def error(self) -> BaseException | None:
+        """The exception of the last failed attempt, once the init has failed."""
+        return self._error if self._state == "failed" else None
+
+    @property
+    def attempts(self) -> int:
+        return self._attempts
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from the start of the init's first attempt to its settling."""
+        if self._started is None or self._finished is None:
+            return None
+        return self._finished - self._started
+
+    @property
+    def started_at(self) -> float | None:
+        """``time.perf_counter()`` when the init started."""
+        return self._started
+
+    @property
+    def finished_at(self) -> float | None:
+        return self._finished
+
+    @property
+    def value(self) -> T:
+        """The init's value.
+
+        Raises ``InitNotReadyError`` before the init settles, ``InitFailedError`` if it failed.
+        """
+        if self._state == "ok":
+            return cast(T, self._value)
+        if self._state == "failed":
+            raise self._failure()
+        raise InitNotReadyError(
+            f"init '{self.name}' has not finished yet ({self._state}); "
+            "await the handle, or call handle.result(timeout) from sync code"
+        )
+
+    # -- waiting ----------------------------------------------------------------------------
+    def result(self, timeout: float | None = None) -> T:
+        """Wait (from sync code, never the warm loop) up to ``timeout`` seconds for the value."""
+        if self._owner.loop.in_loop_thread():
+            raise RuntimeError(
+                f"handle.result() called on the warm loop for init '{self.name}'; "
+                "await the handle instead"
+            )
+        if not self.done():
+            with self._waiting():
+                if not self._settled.wait(timeout):
+                    raise InitWaitTimeoutError(
+                        f"init '{self.name}' still running after waiting {timeout} s"
+                    )
+        return self.value
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self._wait_value().__await__()
+
+    async def _wait_value(self) -> T:
+        if not self._owner.loop.in_loop_thread():
+            raise RuntimeError(
+                f"init '{self.name}' can only be awaited on the warm loop (inside a @warm_init "
+                "or an async @warm_handler); from sync code call handle.result(timeout)"
+            )
+        if not self.done():
+            with self._waiting():
+                await self.wait_settled()
+        return self.value
+
+    async def wait_settled(self) -> None:
+        """Wait, on the warm loop, until the current run settles; never raises its error."""
+        if not self.done():
+            await self._loop_event().wait()
+
+    @contextlib.contextmanager
+    def _waiting(self) -> Generator[None]:
+        waiter = current_init.get()
+        if waiter is None:
+            yield
+            return
+        self._owner.graph.enter(waiter, self)
+        try:
+            yield
+        finally:
+            self._owner.graph.leave(waiter, self)
+
+    def _loop_event(self) -> anyio.Event:
+        if self._loop_settled is None:
+            self._loop_settled = anyio.Event()
+            if self.done():
+                self._loop_settled.set()
+        return self._loop_settled
+
+    # -- running, on the warm loop ----------------------------------------------------------
+    def reset_for_retry(self) -> None:
+        """Before running a failed init again (at a later invocation)."""
+        self._state = "pending"
+        self._settled.clear()
+        self._loop_settled = None
+
+    async def run(self) -> None:
+        """Run the init with its retries; the single task that owns it (and its teardown)."""
+        current_init.set(self)
+        self._state = "running"
+        self._started = time.perf_counter()
+        self._finished = None
+        self._attempts = 0
+        teardown: AsyncGenerator[Any] | None = None
+        try:
+            for attempt in range(self.retries + 1):
+                self._attempts += 1
+                try:
+                    value, teardown = await self._attempt()
+                except InitCycleError as error:
+                    self._settle_failed(error)  # a cycle does not go away on retry
+                    return
+                except Exception as error:
+                    if attempt < self.retries:
+                        delay = min(self.backoff * 2**attempt, MAX_BACKOFF)
+                        logger.warning(
+                            "lambda-warmup: init '%s' attempt %d of %d failed (%s); "
+                            "retrying in %.2f s",
+                            self.name,
+                            attempt + 1,
+                            self.retries + 1,
+                            describe(error),
+                            delay,
+                        )
+                        await anyio.sleep(delay)
+                        continue
+                    self._settle_failed(error)
+                    return
+                self._settle_ok(value)
+                break
+        except BaseException as error:  # cancelled: the loop is closing
+            if not self.done():
+                self._settle_failed(InitFailedError(f"init '{self.name}' was cancelled"))
+            raise error
+        if teardown is not None:
+            self._teardown_release = release = anyio.Event()
+            self._teardown_done = finished = anyio.Event()
+            try:
+                await release.wait()
+                await self._finish_teardown(teardown)
+            finally:
+                finished.set()
+
+    async def teardown(self) -> None:
+        """Run the init's code after its ``yield`` (once), and wait until it finishes."""
+        if self._teardown_release is None or self._teardown_done is None:
+            return
+        self._teardown_release.set()
+        await self._teardown_done.wait()
+
+    async def _attempt(self) -> tuple[Any, AsyncGenerator[Any] | None]:
+        if self.timeout is None:
+            return await self._call()
+        try:
+            with anyio.fail_after(self.timeout) as scope:
+                return await self._call()
+        except TimeoutError as error:
+            if scope.cancel_called:  # ours, not a TimeoutError raised by the init's own code
+                raise InitTimeoutError(
+                    f"init '{self.name}' timed out after {self.timeout:g} s", [self.name]
+                ) from error
+            raise
+
+    async def _call(self) -> tuple[Any, AsyncGenerator[Any] | None]:
+        if inspect.isasyncgenfunction(self.func):
+            generator = cast(AsyncGenerator[Any], self.func())
+            return await anext(generator), generator
+        if inspect.iscoroutinefunction(self.func):
+            return await self.func(), None
+        # A sync init (boto3-style clients) runs in a worker thread, not on the loop.
+        return await anyio.to_thread.run_sync(self.func, abandon_on_cancel=True), None
+
+    async def _finish_teardown(self, generator: AsyncGenerator[Any]) -> None:
+        with anyio.CancelScope(shield=True):
+            try:
+                await anext(generator)
+            except StopAsyncIteration:
+                return
+            except Exception:
+                logger.exception("lambda-warmup: teardown of init '%s' failed", self.name)
+                return
+            logger.error("lambda-warmup: init '%s' yields more than once", self.name)
+            await generator.aclose()
+
+    def _settle_ok(self, value: T) -> None:
+        self._value, self._error = value, None
+        self._settle("ok")
+        logger.debug("lambda-warmup: init '%s' ok in %.1f ms", self.name, self._ms())
+
+    def _settle_failed(self, error: BaseException) -> None:
+        self._value, self._error = None, error
+        self._settle("failed")
+        logger.error(
+            "lambda-warmup: %s init '%s' failed after %d attempt(s) in %.1f ms: %s",
+            "required" if self.required else "optional",
+            self.name,
+            self._attempts,
+            self._ms(),
+            describe(error),
+            exc_info=error,
+        )
+
+    def _settle(self, state: State) -> None:
+        self._finished = time.perf_counter()
+        self._state = state
+        self._settled.set()
+        if self._loop_settled is not None:
+            self._loop_settled.set()
+
+    def _ms(self) -> float:
+        return (self.duration or 0.0) * 1000
+
+    def _failure(self) -> InitFailedError:
+        error = self._error
+        kind = InitTimeoutError if isinstance(error, InitTimeoutError) else InitFailedError
+        failure = kind(f"init '{self.name}' failed: {describe(error)}", [self.name])
+        failure.__cause__ = error
+        return failure
+
+    def __repr__(self) -> str:
+        return f"<InitHandle {self.name!r} {self._state}>"
+
+
+def describe(error: BaseException | None) -> str:
+    """``Type: message`` of an error, the form used in logs, reports and raised errors."""
+    if error is None:
+        return "no error"
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

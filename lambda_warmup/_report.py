@@ -1,0 +1,89 @@
+"""The completion report sent to the extension, and its delivery.
+
+Format ``lambda-warmup/1`` (documented in the README): one JSON object per worker process,
+``POST http://127.0.0.1:$WARMUP_PORT/report``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from . import _constants as c
+from ._handles import InitHandle, describe
+from ._settings import Settings
+
+if TYPE_CHECKING:
+    import httpx
+
+logger = logging.getLogger("lambda_warmup")
+
+
+def build_report(handles: Sequence[InitHandle[Any]], settings: Settings) -> dict[str, Any]:
+    inits = [_init_entry(handle) for handle in handles]
+    starts = [h.started_at for h in handles if h.started_at is not None]
+    ends = [h.finished_at for h in handles if h.finished_at is not None]
+    failed = any(h.required and h.state != "ok" for h in handles)
+    return {
+        "format": c.REPORT_FORMAT,
+        "status": "failed" if failed else "ok",
+        "pid": os.getpid(),
+        "workers": settings.workers,
+        "duration_ms": _ms(max(ends) - min(starts)) if starts and ends else 0.0,
+        "inits": inits,
+    }
+
+
+def _init_entry(handle: InitHandle[Any]) -> dict[str, Any]:
+    error = handle.error
+    return {
+        "name": handle.name,
+        "required": handle.required,
+        "status": "ok" if handle.state == "ok" else "failed",
+        "duration_ms": _ms(handle.duration or 0.0),
+        "attempts": handle.attempts,
+        # Type and message only, cut short: the traceback is in the function's own log.
+        "error": describe(error)[: c.REPORT_ERROR_CHARS] if error is not None else None,
+    }
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)
+
+
+async def send_report(
+    report: dict[str, Any],
+    settings: Settings,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> bool:
+    """POST the report; an undeliverable report is one log line, never an exception."""
+    import httpx  # deferred: tens of ms at import, paid only when a report is due
+
+    url = f"http://127.0.0.1:{settings.port}{c.REPORT_PATH}"
+    body = json.dumps(report, separators=(",", ":")).encode()
+    try:
+        async with httpx.AsyncClient(
+            transport=transport, timeout=settings.report_timeout
+        ) as client:
+            response = await client.post(
+                url, content=body, headers={"Content-Type": "application/json"}
+            )
+    except httpx.HTTPError as error:
+        logger.warning(
+            "lambda-warmup: report not delivered to %s (%s); is the layer's extension running?",
+            url,
+            describe(error),
+        )
+        return False
+    if response.status_code != 202:
+        logger.warning(
+            "lambda-warmup: report refused by %s with HTTP %d: %s",
+            url,
+            response.status_code,
+            response.text[:200],
+        )
+        return False
+    return True

@@ -1,0 +1,100 @@
+"""Settings from environment variables, parsed once per process into a frozen ``Settings``.
+
+A bad value never stops the function: it is logged as one line that names the variable, the
+value and the accepted form, and the default is used instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from . import _constants as c
+from .exceptions import SettingsError
+
+logger = logging.getLogger("lambda_warmup")
+
+_DURATION = re.compile(r"(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m)?")
+_UNIT_SECONDS = {None: 0.001, "ms": 0.001, "s": 1.0, "m": 60.0}
+DURATION_FORMS = "a number of milliseconds, or with a unit: 2500, 2500ms, 2.5s, 1m"
+
+
+def parse_duration(name: str, raw: str) -> float:
+    """Seconds in ``raw``, a duration in the form every duration setting takes.
+
+    A bare number is milliseconds (the convention ``WARMING_TIMEOUT`` started with).
+    """
+    match = _DURATION.fullmatch(raw.strip())
+    if match is None:
+        raise SettingsError(f"{name}={raw!r} is not a duration; use {DURATION_FORMS}")
+    return float(match["number"]) * _UNIT_SECONDS[match["unit"]]
+
+
+def parse_port(name: str, raw: str) -> int:
+    text = raw.strip()
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise SettingsError(f"{name}={raw!r} is not a port; use a whole number from 1 to 65535")
+    return int(text)
+
+
+def parse_positive_int(name: str, raw: str) -> int:
+    text = raw.strip()
+    if not text.isdigit() or int(text) < 1:
+        raise SettingsError(f"{name}={raw!r} is not a count; use a whole number of 1 or more")
+    return int(text)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the library reads from the environment. Tests build it directly."""
+
+    port: int = c.DEFAULT_PORT
+    #: Default per-attempt timeout of an init, in seconds (``None``: no timeout).
+    init_timeout: float | None = None
+    report_timeout: float = c.DEFAULT_REPORT_TIMEOUT
+    #: ``WARMING_TIMEOUT`` is set and not zero, so an extension is holding INIT for the report.
+    extension_expected: bool = False
+    #: Worker processes that each send one report (several on Lambda Managed Instances).
+    workers: int = 1
+    #: ``_HANDLER`` (``module.function``): the report waits for that module's import to finish.
+    handler: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        defaults = cls()
+
+        def read[T](name: str, parse: Callable[[str, str], T], default: T) -> T:
+            raw = env.get(name, "")
+            if not raw.strip():
+                return default
+            try:
+                return parse(name, raw)
+            except SettingsError as error:
+                logger.error("lambda-warmup: %s; using the default, %r", error, default)
+                return default
+
+        init_timeout = read(c.WARMUP_INIT_TIMEOUT, parse_duration, None)
+        workers = 1
+        if env.get(c.AWS_LAMBDA_INITIALIZATION_TYPE) == c.LAMBDA_MANAGED_INSTANCES:
+            workers = read(c.AWS_LAMBDA_MAX_CONCURRENCY, parse_positive_int, 1)
+        return cls(
+            port=read(c.WARMUP_PORT, parse_port, defaults.port),
+            init_timeout=init_timeout or None,
+            report_timeout=read(c.WARMUP_REPORT_TIMEOUT, parse_duration, defaults.report_timeout),
+            extension_expected=_hold_requested(env.get(c.WARMING_TIMEOUT, "")),
+            workers=workers,
+            handler=env.get(c.HANDLER) or None,
+        )
+
+
+def _hold_requested(raw: str) -> bool:
+    """Whether ``WARMING_TIMEOUT`` asks the extension to hold (its own parser judges the form)."""
+    try:
+        return parse_duration(c.WARMING_TIMEOUT, raw) > 0
+    except SettingsError:
+        # A malformed value is the extension's to report; a report costs nothing to send then.
+        return bool(raw.strip())

@@ -1,0 +1,298 @@
+"""``Warmup``: the registry of inits, the report, and the two decorators bound to it."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Final, overload
+
+import anyio
+
+from . import _constants as c
+from ._graph import WaitGraph
+from ._handles import InitHandle, describe
+from ._import_watch import wait_imports_finished
+from ._loop import WarmLoop
+from ._report import build_report, send_report
+from ._settings import Settings
+from .exceptions import InitFailedError, InitWaitTimeoutError
+
+if TYPE_CHECKING:
+    import httpx
+
+logger = logging.getLogger("lambda_warmup")
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: "Not given": the setting (``WARMUP_INIT_TIMEOUT``) applies. ``None`` means "no timeout".
+UNSET: Final = _Unset()
+
+type InitFunction[T] = (
+    Callable[[], Awaitable[T]] | Callable[[], AsyncGenerator[T]] | Callable[[], T]
+)
+
+
+class Warmup:
+    """One process's inits, its warm loop and its report.
+
+    ``lambda_warmup.warm_init`` and ``warm_handler`` are bound to a default instance; tests and
+    libraries that need isolation create their own.
+
+    Environment variables (read once, on first use; see the README for forms and defaults):
+    ``WARMUP_PORT``, ``WARMUP_INIT_TIMEOUT``, ``WARMUP_REPORT_TIMEOUT``, ``WARMING_TIMEOUT``,
+    ``_HANDLER``, ``AWS_LAMBDA_INITIALIZATION_TYPE``, ``AWS_LAMBDA_MAX_CONCURRENCY``.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._settings = settings
+        self._transport = transport
+        self.loop = WarmLoop()
+        self.graph = WaitGraph()
+        self._handles: list[InitHandle[Any]] = []
+        self._declaring_modules: dict[str, None] = {}
+        self._report_scheduled = False
+        self.report: dict[str, Any] | None = None
+        """The report once built (sent or not), for logs and tests."""
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = Settings.from_env()
+        return self._settings
+
+    @property
+    def handles(self) -> tuple[InitHandle[Any], ...]:
+        return tuple(self._handles)
+
+    # -- @warm_init -------------------------------------------------------------------------
+    @overload
+    def init[T](self, func: Callable[[], Awaitable[T]], /) -> InitHandle[T]: ...
+    @overload
+    def init[T](self, func: Callable[[], AsyncGenerator[T]], /) -> InitHandle[T]: ...
+    @overload
+    def init[T](self, func: Callable[[], T], /) -> InitHandle[T]: ...
+    @overload
+    def init(
+        self,
+        func: None = None,
+        /,
+        *,
+        name: str | None = None,
+        timeout: float | _Unset | None = UNSET,
+        retries: int = 0,
+        backoff: float = c.DEFAULT_BACKOFF,
+        required: bool = True,
+    ) -> Callable[[InitFunction[Any]], InitHandle[Any]]: ...
+
+    def init(
+        self,
+        func: InitFunction[Any] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        timeout: float | _Unset | None = UNSET,
+        retries: int = 0,
+        backoff: float = c.DEFAULT_BACKOFF,
+        required: bool = True,
+    ) -> InitHandle[Any] | Callable[[InitFunction[Any]], InitHandle[Any]]:
+        """Start ``func`` now on the warm loop; its name becomes an ``InitHandle``.
+
+        Use bare (``@warm_init``) or with keyword options (``@warm_init(timeout=5.0)``):
+
+        - ``timeout``: seconds per attempt (``None``: none); unset, ``WARMUP_INIT_TIMEOUT``.
+        - ``retries``: further attempts after a failure, ``backoff`` seconds apart, doubling.
+        - ``required``: if false, a failure is logged and never fails an invocation.
+        - ``name``: the name in logs and the report (default: the function's qualified name).
+
+        ``async def`` inits run on the loop; an ``async def`` that ``yield``s once gives its
+        value at the ``yield`` and runs the rest at shutdown (``Warmup.close``); a plain ``def``
+        runs in a worker thread.
+        """
+        if func is None:
+            return functools.partial(
+                self._declare,
+                name=name,
+                timeout=timeout,
+                retries=retries,
+                backoff=backoff,
+                required=required,
+            )
+        if not callable(func):
+            raise TypeError(
+                f"warm_init options are keyword-only, e.g. @warm_init(timeout=5.0); got {func!r}"
+            )
+        return self._declare(
+            func, name=name, timeout=timeout, retries=retries, backoff=backoff, required=required
+        )
+
+    def _declare(
+        self,
+        func: InitFunction[Any],
+        *,
+        name: str | None,
+        timeout: float | _Unset | None,
+        retries: int,
+        backoff: float,
+        required: bool,
+    ) -> InitHandle[Any]:
+        if retries < 0 or backoff < 0:
+            raise ValueError("warm_init: retries and backoff must be 0 or more")
+        if isinstance(timeout, _Unset):
+            timeout = self.settings.init_timeout
+        elif timeout is not None and timeout <= 0:
+            raise ValueError(f"warm_init: timeout must be positive seconds or None, not {timeout}")
+        if self.loop.in_loop_thread():
+            raise RuntimeError("@warm_init must be declared at import, not on the warm loop")
+        handle: InitHandle[Any] = InitHandle(
+            func,
+            owner=self,
+            name=name or str(getattr(func, "__qualname__", repr(func))),
+            timeout=timeout,
+            retries=retries,
+            backoff=backoff,
+            required=required,
+        )
+        self._handles.append(handle)
+        self._declaring_modules[getattr(func, "__module__", None) or "__main__"] = None
+        self.loop.start_soon(handle.run)
+        if not self._report_scheduled:
+            self._report_scheduled = True
+            self.loop.start_soon(self._report_when_settled)
+        return handle
+
+    # -- @warm_handler ----------------------------------------------------------------------
+    @overload
+    def handler[E, C, R](self, func: Callable[[E, C], Awaitable[R]], /) -> Callable[[E, C], R]: ...
+    @overload
+    def handler[E, C, R](self, func: Callable[[E, C], R], /) -> Callable[[E, C], R]: ...
+
+    def handler(self, func: Callable[[Any, Any], Any], /) -> Callable[[Any, Any], Any]:
+        """Make ``func`` a Lambda handler that runs only once the required inits are done.
+
+        It waits for them within the invocation's remaining time (less a small margin), retries
+        inits that failed before, and raises ``InitFailedError`` naming a required init that
+        failed, or ``InitWaitTimeoutError`` naming those still running. An ``async def`` handler
+        runs on the warm loop, beside the clients its inits made; a ``def`` handler runs as is.
+        """
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            def run_async(event: Any, context: Any) -> Any:
+                self._prepare_invocation(context)
+                return self.loop.portal().call(func, event, context)
+
+            return run_async
+
+        @functools.wraps(func)
+        def run_sync(event: Any, context: Any) -> Any:
+            self._prepare_invocation(context)
+            return func(event, context)
+
+        return run_sync
+
+    def _prepare_invocation(self, context: Any) -> None:
+        handles = self._handles
+        if all(handle.state == "ok" for handle in handles):
+            return  # the warm path: no hop to the loop
+        for handle in handles:
+            if handle.state == "failed":  # a transient failure must not poison the sandbox
+                handle.reset_for_retry()
+                self.loop.start_soon(handle.run)
+        if not any(handle.required for handle in handles):
+            return
+        self.loop.call(functools.partial(self._wait_required, _wait_budget(context)))
+
+    async def _wait_required(self, budget: float | None) -> None:
+        required = [handle for handle in self._handles if handle.required]
+        with anyio.move_on_after(budget):
+            for handle in required:
+                await handle.wait_settled()
+        pending = [handle.name for handle in required if not handle.done()]
+        if pending:
+            raise InitWaitTimeoutError(
+                f"gave up waiting for required init(s) {_names(pending)} after {budget:.3f} s, "
+                "near the invocation's deadline; give the function a longer timeout, or set "
+                "WARMING_TIMEOUT so that INIT waits for them"
+            )
+        failed = [handle for handle in required if handle.state == "failed"]
+        if failed:
+            causes = "; ".join(f"'{h.name}': {describe(h.error)}" for h in failed)
+            error = InitFailedError(
+                f"required init(s) failed: {causes}", [handle.name for handle in failed]
+            )
+            raise error from failed[0].error
+
+    # -- the report -------------------------------------------------------------------------
+    async def wait_inits_settled(self) -> None:
+        """Wait (on the warm loop) until every init declared so far has settled."""
+        for handle in list(self._handles):
+            await handle.wait_settled()
+
+    def _watched_modules(self) -> Iterator[tuple[str, str | None]]:
+        handler = self.settings.handler
+        if handler:
+            module, _, attribute = handler.rpartition(".")
+            yield module, attribute
+        for module in self._declaring_modules:
+            yield module, None
+
+    async def _report_when_settled(self) -> None:
+        while True:
+            await wait_imports_finished(self._watched_modules)
+            declared = len(self._handles)
+            await self.wait_inits_settled()
+            if declared == len(self._handles):
+                break  # nothing new was declared while waiting: the module set is complete
+        settings = self.settings
+        self.report = report = build_report(self._handles, settings)
+        logger.info(
+            "lambda-warmup: %d init(s) settled in %.1f ms, %s: %s",
+            len(self._handles),
+            report["duration_ms"],
+            report["status"],
+            ", ".join(f"{i['name']} {i['status']} {i['duration_ms']} ms" for i in report["inits"]),
+        )
+        if not settings.extension_expected:
+            logger.debug("lambda-warmup: no WARMING_TIMEOUT, so no extension awaits the report")
+            return
+        await send_report(report, settings, self._transport)
+
+    # -- shutdown ---------------------------------------------------------------------------
+    def close(self, timeout: float | None = 5.0) -> None:
+        """Run init teardowns (last declared first) within ``timeout`` s, then stop the loop."""
+        if not self.loop.running:
+            return
+        try:
+            self.loop.call(functools.partial(self._teardown_all, timeout))
+        finally:
+            self.loop.close()
+
+    async def _teardown_all(self, budget: float | None) -> None:
+        with anyio.move_on_after(budget) as scope:
+            for handle in reversed(self._handles):
+                await handle.teardown()
+        if scope.cancelled_caught:
+            logger.warning("lambda-warmup: init teardowns cut short after %s s", budget)
+
+
+def _wait_budget(context: Any) -> float | None:
+    """Seconds an invocation may spend waiting for inits (``None``: no context, no bound)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return None
+    return max(0.0, float(remaining()) / 1000 - c.HANDLER_DEADLINE_MARGIN)
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(f"'{name}'" for name in names)

@@ -1,0 +1,70 @@
+"""Exceptions raised by lambda-warmup.
+
+```
+WarmupError
+├── InitFailedError               a required init failed; names the init(s) and causes
+│   └── InitTimeoutError          an init ran past its own timeout (also a TimeoutError)
+├── InitCycleError                an init awaited itself, or inits awaited each other in a cycle
+├── InitNotReadyError             an init's value was read before it settled
+│   └── InitWaitTimeoutError      a wait for inits ran out of time (also a TimeoutError)
+└── SettingsError                 a setting has a value of the wrong form (also a ValueError)
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "InitCycleError",
+    "InitFailedError",
+    "InitNotReadyError",
+    "InitTimeoutError",
+    "InitWaitTimeoutError",
+    "SettingsError",
+    "WarmupError",
+]
+
+
+class WarmupError(Exception):
+    """Base class of every error lambda-warmup raises."""
+
+
+class InitFailedError(WarmupError):
+    """One or more required inits failed.
+
+    ``init_names`` lists them; the first failure is also the ``__cause__``, so the traceback
+    shows the init's own exception.
+    """
+
+    def __init__(self, message: str, init_names: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.init_names = tuple(init_names)
+
+    @property
+    def init_name(self) -> str | None:
+        return self.init_names[0] if self.init_names else None
+
+
+class InitTimeoutError(InitFailedError, TimeoutError):
+    """An init attempt ran past the ``timeout`` it was declared with."""
+
+
+class InitCycleError(WarmupError):
+    """An init awaited its own handle, or a chain of inits awaited each other in a cycle."""
+
+    def __init__(self, message: str, cycle: Sequence[str]) -> None:
+        super().__init__(message)
+        self.cycle = tuple(cycle)
+
+
+class InitNotReadyError(WarmupError):
+    """An init's value was asked for before the init settled."""
+
+
+class InitWaitTimeoutError(InitNotReadyError, TimeoutError):
+    """Waiting for inits ran out of time (a ``result(timeout)`` or an invocation's deadline)."""
+
+
+class SettingsError(WarmupError, ValueError):
+    """A setting (an environment variable or an argument) has a value of the wrong form."""
