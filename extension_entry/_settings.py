@@ -74,9 +74,9 @@ def parse_duration_ms(raw: str) -> float:
             break
     whole, dot, fraction = text.partition(".")
     if not whole or not _DIGITS.issuperset(whole) or (dot and not fraction):
-        raise ValueError(raw)
+        raise ValueError(f"not a duration: {raw!r}")
     if not _DIGITS.issuperset(fraction):
-        raise ValueError(raw)
+        raise ValueError(f"not a duration: {raw!r}")
     return float(text) * scale
 
 
@@ -84,7 +84,7 @@ def parse_port(raw: str) -> int:
     """A TCP port from 1 to 65535; ``ValueError`` otherwise."""
     text = raw.strip()
     if not text or not _DIGITS.issuperset(text) or not 1 <= int(text) <= 65535:
-        raise ValueError(raw)
+        raise ValueError(f"not a port: {raw!r}")
     return int(text)
 
 
