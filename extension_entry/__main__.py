@@ -50,7 +50,7 @@ def main(argv: list[str]) -> int:
         log(f"error: {error}; exiting")
         return 1
     hold = Hold(log)
-    listener = listen(settings, hold, log)
+    listener = listen(settings, hold, started, log)
     plan = plan_hold(settings, listening=listener is not None)
     identifier = register(api, started, start_source, log)
     if identifier is None:
@@ -70,7 +70,7 @@ def main(argv: list[str]) -> int:
             listener.close()
 
 
-def listen(settings: Settings, hold: Hold, log: Log) -> ReportListener | None:
+def listen(settings: Settings, hold: Hold, started: float, log: Log) -> ReportListener | None:
     """Start the report listener; ``None`` (and one line) if the port cannot be bound."""
     listener = ReportListener(settings.port, hold.offer, log)
     try:
@@ -81,7 +81,8 @@ def listen(settings: Settings, hold: Hold, log: Log) -> ReportListener | None:
             f"({error.strerror or error}); no hold, set WARMUP_PORT to a free port"
         )
         return None
-    log(f"listening for reports on 127.0.0.1:{settings.port}")
+    since = ms_since(started)
+    log(f"listening for reports on 127.0.0.1:{settings.port}, {since:.0f} ms after start")
     return listener
 
 
@@ -104,7 +105,7 @@ def register(api: ExtensionsApi, started: float, start_source: str, log: Log) ->
         retried = f" (attempt {attempt})" if attempt > 1 else ""
         log(
             f"registered for {', '.join(EVENTS)}{retried}, {ms_since(started):.0f} ms after "
-            f"process start (start time from {start_source})"
+            f"process start (start instant from {start_source})"
         )
         return identifier
     raise AssertionError("unreachable")  # pragma: no cover

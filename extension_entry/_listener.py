@@ -153,18 +153,16 @@ class ReportListener:
             reader = _Reader(conn, started + REQUEST_DEADLINE_S)
             what, body = self._read_request(reader, conn)
             report = self._parse(body)
-            try:
-                self._on_report(report)  # counted before the sender hears 202
-            except Exception as error:  # a bug of ours: say so, keep serving
-                self._log(f"internal error on a report: {type(error).__name__}: {error}")
-                self._answer(conn, 500, "internal error", drain=False)
-                return
+            self._on_report(report)  # counted before the sender hears 202
             self._answer(conn, 202, None, drain=False)
         except Rejected as rejected:
             self._log(f"rejected {what} from {peer[0]}:{peer[1]}: {rejected.status} {rejected}")
             self._answer(conn, rejected.status, rejected.message, drain=rejected.drain)
         except OSError as error:  # the client went away; nothing to answer
             self._log(f"dropped {what} from {peer[0]}:{peer[1]}: {type(error).__name__}")
+        except Exception as error:  # a bug of ours: one line, an answer, and keep serving
+            self._log(f"internal error on {what}: {type(error).__name__}: {error}")
+            self._answer(conn, 500, "internal error", drain=False)
         finally:
             conn.close()
             self._slots.release()

@@ -57,7 +57,8 @@ def test_log_lines_in_lifecycle_order(harness: Harness) -> None:
     harness.api.send_shutdown()
     assert ext.wait_exit(PROMPT_S) == 0
     lines = [line.split("] ", 1)[1] for _, line in ext.lines]
-    assert lines[0] == f"listening for reports on 127.0.0.1:{harness.port}"
+    assert lines[0].startswith(f"listening for reports on 127.0.0.1:{harness.port}, ")
+    assert lines[0].endswith(" ms after start")
     assert lines[1].startswith("registered for SHUTDOWN, ")
     assert lines[2] == (
         "hold started: up to 4000 ms (WARMING_TIMEOUT=4s; on-demand INIT limit 10000 ms, "
