@@ -36,16 +36,24 @@ NEXT_ATTEMPTS = 5
 NEXT_BACKOFF_S = 0.1
 
 
-def main(argv: list[str]) -> int:
-    name = argv[1] if len(argv) > 1 and argv[1] else DEFAULT_NAME
+def run(argv: list[str]) -> int:
+    """:func:`main`, with a last guard: even a bug before ``register`` is one line, no traceback."""
+    log = Log(argv[1] if len(argv) > 1 and argv[1] else DEFAULT_NAME)
+    try:
+        return main(argv, log)
+    except Exception as error:
+        log(f"internal error: {type(error).__name__}: {error}; exiting")
+        return 1
+
+
+def main(argv: list[str], log: Log) -> int:
     started, start_source = process_start(argv[2] if len(argv) > 2 else None)
-    log = Log(name)
     settings = read_settings(os.environ, log)
     if settings.runtime_api is None:
         log(f"error: {AWS_LAMBDA_RUNTIME_API} is unset (not in Lambda or a sandbox); exiting")
         return 1
     try:
-        api = ExtensionsApi(settings.runtime_api, name)
+        api = ExtensionsApi(settings.runtime_api, log.name)
     except ValueError as error:
         log(f"error: {error}; exiting")
         return 1
@@ -115,7 +123,7 @@ def hold_init(plan: HoldPlan, hold: Hold, started: float, settings: Settings, lo
     """Keep INIT open (by not calling ``event/next``) as long as the plan allows."""
     if not plan.holds:
         log(f"no hold: {plan.reason}")
-        hold.release_now(f"no hold: {plan.reason}")
+        hold.release_now(plan.reason or "")
         return
     now = time.monotonic()
     by_timeout = now + plan.timeout_ms / 1000.0
@@ -193,4 +201,4 @@ def try_exit_error(
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(run(sys.argv))

@@ -72,8 +72,8 @@ class ExtensionsApi:
             "POST", "/register", body, {"Lambda-Extension-Name": self.name}, CALL_TIMEOUT_S
         )
         identifier = response.headers.get("lambda-extension-identifier", "").strip()
-        if not identifier:
-            raise ApiUnreachable("register answered without a Lambda-Extension-Identifier header")
+        if not identifier:  # not retried: the registration itself may have succeeded
+            raise ApiRefused(response.status, b"no Lambda-Extension-Identifier header")
         return identifier
 
     def next_event(self, identifier: str) -> dict[str, object]:

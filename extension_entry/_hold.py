@@ -100,8 +100,6 @@ class Hold:
         self._released_at = 0.0
         self._released_why = ""
         self._held = False
-        #: monotonic time of the report that released the hold (for measurements and logs).
-        self.released_by_report_at: float | None = None
 
     def offer(self, report: Report) -> None:
         """Count one accepted report; releases the hold when that settles it."""
@@ -130,7 +128,8 @@ class Hold:
                 self._log_progress(report)
 
     def release_now(self, why: str) -> None:
-        """No hold at all: reports (kept ones now, later ones as they come) are only logged."""
+        """No hold at all (``why``): reports, kept ones now and later ones as they come, are
+        only logged."""
         with self._cond:
             self._state = "released"
             self._released_at = time.monotonic()
@@ -172,8 +171,6 @@ class Hold:
         self._state = "released"
         self._released_at = now
         self._released_why = f"released after {(now - self._started_at) * 1000:.0f} ms: {why}"
-        if self._settled():
-            self.released_by_report_at = now
         self._log(self._released_why)
         self._cond.notify_all()
 

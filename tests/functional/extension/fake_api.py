@@ -39,8 +39,10 @@ class FakeExtensionsApi:
         register_status: int = 200,
         next_status: int = 200,
         listen: bool = True,
+        send_identifier: bool = True,
     ) -> None:
         self.register_status = register_status
+        self.send_identifier = send_identifier
         self.next_status = next_status
         self.identifier = str(uuid.uuid4())
         #: Run when ``register`` arrives, before it is answered (the race-free start test).
@@ -152,7 +154,8 @@ class FakeExtensionsApi:
             return
         assert json.loads(call.body) == {"events": ["SHUTDOWN"]}, call.body
         body = {"functionName": "test", "functionVersion": "$LATEST", "handler": "app.handler"}
-        self._answer(request, 200, body, {"Lambda-Extension-Identifier": self.identifier})
+        headers = {"Lambda-Extension-Identifier": self.identifier} if self.send_identifier else {}
+        self._answer(request, 200, body, headers)
 
     def _next(self, request: BaseHTTPRequestHandler, call: Call) -> None:
         if call.headers.get("lambda-extension-identifier") != self.identifier:

@@ -81,7 +81,7 @@ def test_no_hold_when_unset_or_zero(harness: Harness, value: str | None) -> None
     ext.wait_for_line("no hold: WARMING_TIMEOUT")
     # Reports are still heard (the library sends one whenever it can), and only logged.
     assert harness.report() == (202, b'{"status":"accepted"}')
-    ext.wait_for_line("report ok from pid 4242 (no hold: no hold: WARMING_TIMEOUT")
+    ext.wait_for_line("report ok from pid 4242 (no hold: WARMING_TIMEOUT")
     assert_clean(ext.output)
 
 
@@ -258,6 +258,19 @@ def test_register_refused_exits_non_zero_with_one_line(python_bin: Path, status:
     assert api.calls_to("/event/next") == []
     _, line = ext.wait_for_line("error: register refused")
     assert f"HTTP {status}" in line
+    assert_clean(ext.output)
+
+
+def test_register_without_identifier_exits_non_zero(python_bin: Path) -> None:
+    with FakeExtensionsApi(send_identifier=False) as api:
+        harness = Harness(api, python_bin)
+        ext = harness.start()
+        try:
+            assert ext.wait_exit(PROMPT_S) == 1
+        finally:
+            ext.stop()
+    assert len(api.calls_to("/register")) == 1, "a registration that may have worked was retried"
+    ext.wait_for_line("error: register refused (HTTP 200: no Lambda-Extension-Identifier header)")
     assert_clean(ext.output)
 
 
