@@ -277,12 +277,14 @@ class InitHandle[T]:
 
     def _settle_ok(self, value: T) -> None:
         self._value, self._error = value, None
-        self._settle("ok")
+        self._finished = time.perf_counter()
         logger.debug("lambda-warmup: init '%s' ok in %.1f ms", self.name, self._ms())
+        self._settle("ok")
 
     def _settle_failed(self, error: BaseException) -> None:
         self._value, self._error = None, error
-        self._settle("failed")
+        self._finished = time.perf_counter()
+        # Logged before waiters wake, so whoever sees the failure finds it in the log already.
         logger.error(
             "lambda-warmup: %s init '%s' failed after %d attempt(s) in %.1f ms: %s",
             "required" if self.required else "optional",
@@ -292,9 +294,9 @@ class InitHandle[T]:
             describe(error),
             exc_info=error,
         )
+        self._settle("failed")
 
     def _settle(self, state: State) -> None:
-        self._finished = time.perf_counter()
         self._state = state
         self._settled.set()
         if self._loop_settled is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, Final, overload
 
 import anyio
@@ -33,9 +33,7 @@ class _Unset:
 #: "Not given": the setting (``WARMUP_INIT_TIMEOUT``) applies. ``None`` means "no timeout".
 UNSET: Final = _Unset()
 
-type InitFunction[T] = (
-    Callable[[], Awaitable[T]] | Callable[[], AsyncGenerator[T]] | Callable[[], T]
-)
+type InitFunction[T] = Callable[[], Awaitable[T]] | Callable[[], AsyncIterator[T]] | Callable[[], T]
 
 
 class Warmup:
@@ -79,7 +77,7 @@ class Warmup:
     @overload
     def init[T](self, func: Callable[[], Awaitable[T]], /) -> InitHandle[T]: ...
     @overload
-    def init[T](self, func: Callable[[], AsyncGenerator[T]], /) -> InitHandle[T]: ...
+    def init[T](self, func: Callable[[], AsyncIterator[T]], /) -> InitHandle[T]: ...
     @overload
     def init[T](self, func: Callable[[], T], /) -> InitHandle[T]: ...
     @overload
@@ -157,7 +155,7 @@ class Warmup:
         handle: InitHandle[Any] = InitHandle(
             func,
             owner=self,
-            name=name or str(getattr(func, "__qualname__", repr(func))),
+            name=name or _default_name(func),
             timeout=timeout,
             retries=retries,
             backoff=backoff,
@@ -292,6 +290,11 @@ def _wait_budget(context: Any) -> float | None:
     if remaining is None:
         return None
     return max(0.0, float(remaining()) / 1000 - c.HANDLER_DEADLINE_MARGIN)
+
+
+def _default_name(func: Callable[..., Any]) -> str:
+    """The function's qualified name, without the ``outer.<locals>.`` of a nested function."""
+    return str(getattr(func, "__qualname__", repr(func))).rpartition("<locals>.")[2]
 
 
 def _names(names: list[str]) -> str:

@@ -1,0 +1,230 @@
+"""The completion report: its format, its timing (never early) and its delivery."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import types
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from lambda_warmup import Settings, Warmup
+from lambda_warmup._import_watch import module_importing
+
+from .conftest import LoopbackServer, settle
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def wait_for(condition: Any, what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout} s for {what}")
+        time.sleep(0.005)
+
+
+def capture_reports() -> tuple[list[dict[str, Any]], httpx.MockTransport]:
+    reports: list[dict[str, Any]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        assert request.url == "http://127.0.0.1:9779/report"
+        assert request.headers["content-type"] == "application/json"
+        reports.append(json.loads(request.content))
+        return httpx.Response(202, json={"status": "accepted"})
+
+    return reports, httpx.MockTransport(answer)
+
+
+def test_report_format():
+    reports, transport = capture_reports()
+    warmup = Warmup(settings=Settings(extension_expected=True), transport=transport)
+    declared = threading.Event()  # declared in a function, not at import: nothing to watch
+    try:
+
+        @warmup.init
+        async def settings() -> dict[str, str]:
+            await anyio.to_thread.run_sync(declared.wait, 5)
+            return {"secret": "do-not-log-me"}
+
+        @warmup.init(required=False)
+        async def cache() -> None:
+            raise ValueError("x" * 2000)
+
+        @warmup.init(retries=1, backoff=0)
+        async def db() -> str:
+            return "pool"
+
+        declared.set()
+        wait_for(lambda: reports, "the report")
+    finally:
+        warmup.close(1)
+    (report,) = reports
+    assert report["format"] == "lambda-warmup/1"
+    assert report["status"] == "ok"  # only an optional init failed
+    assert report["pid"] == os.getpid()
+    assert report["workers"] == 1
+    assert report["duration_ms"] >= 0
+    assert [i["name"] for i in report["inits"]] == ["settings", "cache", "db"]
+    cache_entry = report["inits"][1]
+    assert cache_entry["status"] == "failed"
+    assert cache_entry["required"] is False
+    assert cache_entry["attempts"] == 1
+    assert cache_entry["error"].startswith("ValueError: xxx")
+    assert len(cache_entry["error"]) == 500
+    assert report["inits"][0]["error"] is None
+    assert "do-not-log-me" not in json.dumps(report)  # values never leave the process
+
+
+def test_report_failed_when_a_required_init_fails():
+    reports, transport = capture_reports()
+    warmup = Warmup(settings=Settings(extension_expected=True), transport=transport)
+    try:
+
+        @warmup.init
+        async def secrets() -> None:
+            raise PermissionError("denied")
+
+        wait_for(lambda: reports, "the report")
+    finally:
+        warmup.close(1)
+    assert reports[0]["status"] == "failed"
+    assert reports[0]["inits"][0]["error"] == "PermissionError: denied"
+
+
+def test_no_report_without_warming_timeout():
+    reports, transport = capture_reports()
+    warmup = Warmup(settings=Settings(extension_expected=False), transport=transport)
+    try:
+
+        @warmup.init
+        async def one() -> int:
+            return 1
+
+        settle(one)
+        wait_for(lambda: warmup.report is not None, "the report to be built")
+    finally:
+        warmup.close(1)
+    assert reports == []
+
+
+def test_no_extension_is_one_log_line_and_no_wait(caplog: pytest.LogCaptureFixture):
+    with anyio.from_thread.start_blocking_portal() as portal:  # a port nobody listens on
+        free_port = portal.call(_free_port)
+    warmup = Warmup(settings=Settings(extension_expected=True, port=free_port))
+    try:
+        with caplog.at_level(logging.WARNING, logger="lambda_warmup"):
+
+            @warmup.init
+            async def one() -> int:
+                return 1
+
+            @warmup.handler
+            def handler(event: object, context: object) -> int:
+                return one.value
+
+            assert handler({}, None) == 1
+            wait_for(lambda: caplog.records, "the delivery failure to be logged", timeout=5)
+    finally:
+        warmup.close(1)
+    (record,) = caplog.records
+    assert record.getMessage().startswith(
+        f"lambda-warmup: report not delivered to http://127.0.0.1:{free_port}/report (ConnectError"
+    )
+
+
+async def _free_port() -> int:
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    port = int(listener.extra(anyio.abc.SocketAttribute.local_port))
+    await listener.aclose()
+    return port
+
+
+def test_report_refused_is_logged(loopback_server: LoopbackServer, caplog):
+    loopback_server.post_status = 400
+    warmup = Warmup(settings=Settings(extension_expected=True, port=loopback_server.port))
+    try:
+        with caplog.at_level(logging.WARNING, logger="lambda_warmup"):
+
+            @warmup.init
+            async def one() -> int:
+                return 1
+
+            wait_for(lambda: caplog.records, "the refusal to be logged", timeout=5)
+    finally:
+        warmup.close(1)
+    assert "report refused by" in caplog.records[0].getMessage()
+    assert "HTTP 400" in caplog.records[0].getMessage()
+
+
+HANDLER_MODULE = textwrap.dedent(
+    """
+    import sys
+    import time
+
+    from lambda_warmup import warm_handler, warm_init
+
+    @warm_init
+    async def first():
+        return 1
+
+    time.sleep(0.3)  # a slow import between the two declarations
+
+    @warm_init
+    async def second():
+        return 2
+
+    @warm_handler
+    def handler(event, context):
+        return first.value + second.value
+    """
+)
+
+
+def test_report_waits_for_the_whole_handler_module(tmp_path: Path, loopback_server):
+    """Init A, then a slow import, then init B: the report comes after both, never after A."""
+    (tmp_path / "app.py").write_text(HANDLER_MODULE)
+    driver = "import app; print(app.handler({}, None), flush=True); import sys; sys.stdin.read()"
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)]),
+        "_HANDLER": "app.handler",
+        "WARMING_TIMEOUT": "5000",
+        "WARMUP_PORT": str(loopback_server.port),
+    }
+    with subprocess.Popen(
+        [sys.executable, "-c", driver],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as process:
+        try:
+            assert process.stdout is not None
+            assert process.stdout.readline().strip() == "3"
+            assert loopback_server.posted.wait(10), "no report within 10 s of the import"
+        finally:
+            process.communicate("", timeout=10)
+    (report,) = [json.loads(body) for _, _, body, _ in loopback_server.posts]
+    assert [i["name"] for i in report["inits"]] == ["first", "second"]
+    assert report["pid"] == process.pid
+
+
+def test_module_importing_fallback_without_the_private_flag(monkeypatch):
+    module = types.ModuleType("fake_handler_module")
+    module.__spec__ = types.SimpleNamespace()  # type: ignore[assignment]
+    monkeypatch.setitem(sys.modules, "fake_handler_module", module)
+    assert module_importing("fake_handler_module", "handler")  # handler not bound yet
+    module.handler = lambda event, context: None  # type: ignore[attr-defined]
+    assert not module_importing("fake_handler_module", "handler")
+    assert not module_importing("never_imported_module", "handler")
