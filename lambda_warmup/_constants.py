@@ -45,5 +45,8 @@ MAX_BACKOFF: Final = 2.0
 #: How often the import watcher checks whether the handler module has finished importing.
 IMPORT_POLL_INTERVAL: Final = 0.002
 
+#: Seconds the teardowns of inits may take when the interpreter exits normally.
+EXIT_TEARDOWN_BUDGET: Final = 2.0
+
 #: Name of the warm loop's thread, as seen in stack dumps and profilers.
 LOOP_THREAD_NAME: Final = "lambda-warmup-loop"

@@ -21,7 +21,8 @@ from ._constants import LOOP_THREAD_NAME
 class WarmLoop:
     """Starts the loop on first use; ``close()`` stops it (cancelling what still runs)."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_exit: Callable[[], None] | None = None) -> None:
+        self._on_exit = on_exit or self.close
         self._lock = threading.Lock()
         self._stack: contextlib.ExitStack | None = None
         self._portal: BlockingPortal | None = None
@@ -46,7 +47,7 @@ class WarmLoop:
                 )
                 self._thread_id = portal.call(_thread_ident)
                 self._stack, self._portal = stack, portal
-                _close_before_thread_joins(self.close)
+                _close_before_thread_joins(self._on_exit)
             return self._portal
 
     def start_soon(self, func: Callable[[], Awaitable[Any]]) -> Future[Any]:

@@ -55,7 +55,7 @@ class Warmup:
     ) -> None:
         self._settings = settings
         self._transport = transport
-        self.loop = WarmLoop()
+        self.loop = WarmLoop(on_exit=functools.partial(self.close, c.EXIT_TEARDOWN_BUDGET))
         self.graph = WaitGraph()
         self._handles: list[InitHandle[Any]] = []
         self._declaring_modules: dict[str, None] = {}
