@@ -15,13 +15,13 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from ._api import ApiError, ApiRefused, ApiUnreachable, ExtensionsApi
 from ._clock import ms_since, process_start
 from ._hold import Hold, HoldPlan, plan_hold
 from ._listener import ReportListener
-from ._log import Log
+from ._log import Log, LogFn
 from ._settings import AWS_LAMBDA_RUNTIME_API, WARMING_TIMEOUT, Settings, read_settings
 
 DEFAULT_NAME = "lambda-warmup"
@@ -38,47 +38,50 @@ NEXT_BACKOFF_S = 0.1
 
 def run(argv: list[str]) -> int:
     """:func:`main`, with a last guard: even a bug before ``register`` is one line, no traceback."""
-    log = Log(argv[1] if len(argv) > 1 and argv[1] else DEFAULT_NAME)
+    name = argv[1] if len(argv) > 1 and argv[1] else DEFAULT_NAME
+    log = Log(name)
     try:
-        return main(argv, log)
+        return main(name, argv[2] if len(argv) > 2 else None, os.environ, log)
     except Exception as error:
         log(f"internal error: {type(error).__name__}: {error}; exiting")
         return 1
 
 
-def main(argv: list[str], log: Log) -> int:
-    started, start_source = process_start(argv[2] if len(argv) > 2 else None)
-    settings = read_settings(os.environ, log)
+def main(name: str, launch_time: str | None, environ: Mapping[str, str], log: LogFn) -> int:
+    """The lifecycle; the exit code. ``launch_time``: the launcher's ``$EPOCHREALTIME``."""
+    started, start_source = process_start(launch_time)
+    settings = read_settings(environ, log)
     if settings.runtime_api is None:
         log(f"error: {AWS_LAMBDA_RUNTIME_API} is unset (not in Lambda or a sandbox); exiting")
         return 1
     try:
-        api = ExtensionsApi(settings.runtime_api, log.name)
+        api = ExtensionsApi(settings.runtime_api, name)
     except ValueError as error:
         log(f"error: {error}; exiting")
         return 1
     hold = Hold(log)
     listener = listen(settings, hold, started, log)
-    plan = plan_hold(settings, listening=listener is not None)
-    identifier = register(api, started, start_source, log)
-    if identifier is None:
-        return 1
     try:
-        if listener is not None:
-            listener.preload()
-        hold_init(plan, hold, started, settings, log)
-    except Exception as error:  # a bug of ours: tell Lambda, do not leave INIT hanging
-        return fail(api.init_error, identifier, error, log)
-    try:
-        return serve_events(api, identifier, log)
-    except Exception as error:
-        return fail(api.exit_error, identifier, error, log)
+        plan = plan_hold(settings, listening=listener is not None)
+        identifier = register(api, started, start_source, log)
+        if identifier is None:
+            return 1
+        try:
+            if listener is not None:
+                listener.preload()
+            hold_init(plan, hold, started, settings, log)
+        except Exception as error:  # a bug of ours: tell Lambda, do not leave INIT hanging
+            return fail(api.init_error, identifier, error, log)
+        try:
+            return serve_events(api, identifier, log)
+        except Exception as error:
+            return fail(api.exit_error, identifier, error, log)
     finally:
         if listener is not None:
             listener.close()
 
 
-def listen(settings: Settings, hold: Hold, started: float, log: Log) -> ReportListener | None:
+def listen(settings: Settings, hold: Hold, started: float, log: LogFn) -> ReportListener | None:
     """Start the report listener; ``None`` (and one line) if the port cannot be bound."""
     listener = ReportListener(settings.port, hold.offer, log)
     try:
@@ -94,7 +97,7 @@ def listen(settings: Settings, hold: Hold, started: float, log: Log) -> ReportLi
     return listener
 
 
-def register(api: ExtensionsApi, started: float, start_source: str, log: Log) -> str | None:
+def register(api: ExtensionsApi, started: float, start_source: str, log: LogFn) -> str | None:
     """Register for SHUTDOWN only; the identifier, or ``None`` after one error line."""
     delay = REGISTER_BACKOFF_S
     for attempt in range(1, REGISTER_ATTEMPTS + 1):
@@ -119,7 +122,7 @@ def register(api: ExtensionsApi, started: float, start_source: str, log: Log) ->
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def hold_init(plan: HoldPlan, hold: Hold, started: float, settings: Settings, log: Log) -> None:
+def hold_init(plan: HoldPlan, hold: Hold, started: float, settings: Settings, log: LogFn) -> None:
     """Keep INIT open (by not calling ``event/next``) as long as the plan allows."""
     if not plan.holds:
         log(f"no hold: {plan.reason}")
@@ -140,10 +143,10 @@ def hold_init(plan: HoldPlan, hold: Hold, started: float, settings: Settings, lo
             f"the {plan.limit_text}; {ms_since(started):.0f} ms elapsed)"
         )
         why = f"INIT budget reached, {plan.budget_ms:.0f} ms after process start, no report"
-    hold.wait(deadline, why)
+    hold.wait(now, deadline, why)
 
 
-def serve_events(api: ExtensionsApi, identifier: str, log: Log) -> int:
+def serve_events(api: ExtensionsApi, identifier: str, log: LogFn) -> int:
     """Wait in ``event/next`` until SHUTDOWN (exit code 0); other events are ignored."""
     failures = 0
     while True:
@@ -178,7 +181,7 @@ def _time_left(event: dict[str, object]) -> str:
 
 
 def fail(
-    report_error: Callable[[str, str, str], None], identifier: str, error: Exception, log: Log
+    report_error: Callable[[str, str, str], None], identifier: str, error: Exception, log: LogFn
 ) -> int:
     """An internal error: one line, then ``init/error`` or ``exit/error``; exit code 1."""
     message = f"{type(error).__name__}: {error}"
@@ -191,7 +194,7 @@ def fail(
 
 
 def try_exit_error(
-    api: ExtensionsApi, identifier: str, error_type: str, message: str, log: Log
+    api: ExtensionsApi, identifier: str, error_type: str, message: str, log: LogFn
 ) -> None:
     """Best effort: the API is already known to be failing; the exit code says the rest."""
     try:

@@ -138,14 +138,15 @@ class Hold:
             for report in kept:
                 self._log_late(report, self._released_at)
 
-    def wait(self, deadline: float, timeout_why: str) -> str:
-        """Hold until settled by reports or until ``deadline`` (monotonic); the release line."""
+    def wait(self, started_at: float, deadline: float, timeout_why: str) -> str:
+        """Hold from ``started_at`` until settled by reports or until ``deadline`` (both
+        ``time.monotonic()`` values); the release line."""
         with self._cond:
             self._state = "holding"
             self._held = True
-            self._started_at = time.monotonic()
+            self._started_at = started_at
             if self._settled():
-                self._release(self._started_at, self._settled_why())
+                self._release(time.monotonic(), self._settled_why())
             while self._state != "released":
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:

@@ -92,6 +92,7 @@ class ReportListener:
         self._log = log
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self._sock: socket.socket | None = None
+        self._closed = False
         self._report_module: ModuleType | None = None
         self._import_lock = threading.Lock()
 
@@ -110,7 +111,14 @@ class ReportListener:
         threading.Thread(target=self._accept_loop, name="report-listener", daemon=True).start()
 
     def close(self) -> None:
+        """Stop listening. ``shutdown`` first: a bare ``close`` would not wake the thread
+        blocked in ``accept``, and the port would stay bound until the process exits."""
+        self._closed = True
         if self._sock is not None:
+            try:  # noqa: SIM105 (contextlib is not loaded, and not worth loading for this)
+                self._sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             self._sock.close()
 
     def preload(self) -> None:
@@ -132,8 +140,8 @@ class ReportListener:
             try:
                 conn, peer = sock.accept()
             except OSError:
-                if sock.fileno() < 0:
-                    return  # closed: the process is exiting
+                if self._closed:
+                    return
                 time.sleep(0.01)  # EMFILE and the like: do not spin
                 continue
             if not self._slots.acquire(blocking=False):

@@ -9,8 +9,12 @@ is atomic). Logging never raises: a closed stderr must not take the extension do
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 STDERR = 2
+
+#: What every step takes to log with: one call, one line.
+type LogFn = Callable[[str], None]
 
 
 class Log:

@@ -85,6 +85,20 @@ class ExtensionProcess:
                     )
                 self._cond.wait(remaining)
 
+    def wait_for_lines(self, fragment: str, count: int, timeout: float = 5.0) -> list[str]:
+        """Wait for ``count`` output lines with ``fragment`` (output arrives asynchronously)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(found := [line for _, line in self.lines if fragment in line]) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(
+                        f"waited {timeout} s for {count} log lines with {fragment!r}, "
+                        f"got {len(found)}; output:\n{self.output}"
+                    )
+                self._cond.wait(remaining)
+            return found
+
     def wait_exit(self, timeout: float = 5.0) -> int:
         try:
             code = self.proc.wait(timeout)
