@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -26,11 +27,11 @@ import threading
 import time
 from pathlib import Path
 
-from .conftest import LAUNCHER, free_port, make_report, post
+from .conftest import LAUNCHER, REPO, free_port, make_report, post
 from .fake_api import FakeExtensionsApi
 
 
-def one_run(python_bin: Path, shell: str | None) -> dict[str, float]:
+def one_run(python_bin: Path, shell: str | None, launcher: Path = LAUNCHER) -> dict[str, float]:
     port = free_port()
     listening_at: list[float] = []
     stop = threading.Event()
@@ -51,7 +52,7 @@ def one_run(python_bin: Path, shell: str | None) -> dict[str, float]:
             "WARMUP_PORT": str(port),
             "WARMING_TIMEOUT": "5s",
         }
-        command = [shell, str(LAUNCHER)] if shell else [str(LAUNCHER)]
+        command = [shell, str(launcher)] if shell else [str(launcher)]
         poller = threading.Thread(target=poll, daemon=True)
         poller.start()
         started = time.monotonic()
@@ -103,14 +104,35 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--shell", default=None, help="run the launcher with this shell")
+    parser.add_argument(
+        "--no-pyc",
+        action="store_true",
+        help="run a read-only copy of the layer without __pycache__ (a layer built without .pyc)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
-        python_bin = Path(directory)
+        python_bin = Path(directory) / "bin"
+        python_bin.mkdir()
         python = os.path.realpath(sys.executable)
         (python_bin / "python3").symlink_to(python)
-        one_run(python_bin, args.shell)  # warm the page cache and __pycache__
-        results = [one_run(python_bin, args.shell) for _ in range(args.runs)]
-        print(f"runs: {args.runs}, shell: {args.shell or '/bin/sh'}, python: {python}")
+        launcher = LAUNCHER
+        if args.no_pyc:
+            layer = Path(directory) / "layer"
+            (layer / "extensions").mkdir(parents=True)
+            shutil.copy2(LAUNCHER, layer / "extensions" / LAUNCHER.name)
+            shutil.copytree(
+                REPO / "extension_entry",
+                layer / "extension_entry",
+                ignore=shutil.ignore_patterns("__pycache__"),
+            )
+            (layer / "extension_entry").chmod(0o555)  # as /opt: nothing can be cached
+            launcher = layer / "extensions" / LAUNCHER.name
+        one_run(python_bin, args.shell, launcher)  # warm the page cache and __pycache__
+        results = [one_run(python_bin, args.shell, launcher) for _ in range(args.runs)]
+        if args.no_pyc:
+            (layer / "extension_entry").chmod(0o755)
+        pyc = "no .pyc" if args.no_pyc else "with .pyc"
+        print(f"runs: {args.runs}, shell: {args.shell or '/bin/sh'}, {pyc}, python: {python}")
         print(f"python3 -E -s -S -c pass: {baseline_ms(python, args.runs):.1f} ms (median)")
         for key in results[0]:
             values = sorted(result[key] for result in results)
