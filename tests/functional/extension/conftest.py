@@ -42,12 +42,18 @@ def python_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
 class ExtensionProcess:
     """The launcher as a child process; its output lines are collected with arrival times."""
 
-    def __init__(self, launcher: Path, env: dict[str, str], cwd: Path | None = None) -> None:
+    def __init__(
+        self,
+        launcher: Path,
+        env: dict[str, str],
+        cwd: Path | None = None,
+        shell: str | None = None,
+    ) -> None:
         self.lines: list[tuple[float, str]] = []
         self._cond = threading.Condition()
         self.started_at = time.monotonic()
         self.proc = subprocess.Popen(
-            [str(launcher)],
+            [shell, str(launcher)] if shell else [str(launcher)],
             env=env,
             cwd=cwd,
             stdin=subprocess.DEVNULL,
@@ -143,9 +149,14 @@ class Harness:
         return env
 
     def start(
-        self, launcher: Path = LAUNCHER, cwd: Path | None = None, **env: str | None
+        self,
+        launcher: Path = LAUNCHER,
+        cwd: Path | None = None,
+        shell: str | None = None,
+        **env: str | None,
     ) -> ExtensionProcess:
-        process = ExtensionProcess(launcher, self.env(**env), cwd)
+        """Run the launcher (with ``shell``, else by its ``#!``) with ``env`` overrides."""
+        process = ExtensionProcess(launcher, self.env(**env), cwd, shell)
         self.processes.append(process)
         return process
 

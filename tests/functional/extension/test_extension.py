@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import time
 from pathlib import Path
@@ -490,4 +491,16 @@ def test_connection_flood_is_bounded_and_recovers(harness: Harness) -> None:
     while (status := harness.report()[0]) == 503 and time.monotonic() < deadline:
         time.sleep(0.01)  # slots come back as the closed connections are noticed
     assert status == 202
+    harness.api.wait_for("/event/next", PROMPT_S)
+
+
+@pytest.mark.parametrize(("shell", "source"), [("bash", "launcher"), ("dash", "/proc")])
+def test_start_instant_comes_from_the_launcher_under_bash(
+    harness: Harness, shell: str, source: str
+) -> None:
+    if shutil.which(shell) is None:
+        pytest.skip(f"{shell} is not installed")
+    ext = harness.start(shell=shell)
+    _, line = ext.wait_for_line("registered for SHUTDOWN")
+    assert line.endswith(f"(start instant from {source})")
     harness.api.wait_for("/event/next", PROMPT_S)
