@@ -526,7 +526,21 @@ class Sandbox:
         if self._pgid is not None and not self._frozen:
             self._signal_group(signal.SIGSTOP)
             self._frozen = True
-            self._record("freeze")
+            stopped = self._wait_stopped()
+            self._record("freeze", all_stopped=stopped)
+
+    def _wait_stopped(self, bound_s: float = 0.5) -> bool:
+        """SIGSTOP is asynchronous: wait (bounded) until every live process is stopped."""
+        end = time.monotonic() + bound_s
+        pending = [p.popen.pid for p in self._procs if p.exited is None]
+        while pending:
+            pending = [pid for pid in pending if _proc_state(pid) not in "TtZX"]
+            if not pending:
+                break
+            if time.monotonic() > end:
+                return False
+            time.sleep(0.0002)
+        return True
 
     def _thaw(self) -> None:
         if self._frozen:
@@ -1330,6 +1344,15 @@ def _kill_leftovers() -> None:
     """Never leave stopped processes behind when the interpreter exits without a shutdown()."""
     for sandbox in list(_LIVE):
         sandbox._signal_group(signal.SIGKILL)
+
+
+def _proc_state(pid: int) -> str:
+    """The one-letter state of a process ("X" if it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return "X"
+    return stat.rsplit(")", 1)[1].split()[0]
 
 
 def _json(status: int, payload: Any, headers: Iterable[tuple[str, str]] = ()) -> Response:

@@ -17,8 +17,8 @@ pytestmark = pytest.mark.e2e
 def probes(sandbox: Sandbox) -> dict[str, dict[str, Any]]:
     out = {}
     for record in sandbox.records:
-        if record["event"] == "log" and record["line"].startswith("probe "):
-            probe = json.loads(record["line"].removeprefix("probe "))
+        if record["event"] == "log" and record["line"].startswith("probe-answer "):
+            probe = json.loads(record["line"].removeprefix("probe-answer "))
             out[probe.pop("name")] = probe
     return out
 

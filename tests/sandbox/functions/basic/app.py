@@ -22,8 +22,10 @@ if os.environ.get("START_TICKER"):
 
 
 def echo(event: Any, context: Any) -> Any:
+    now = time.time()
     print("echo", event)
     return {
+        "now": now,
         "event": event,
         "remaining_ms": context.get_remaining_time_in_millis(),
         "request_id": context.aws_request_id,
