@@ -151,7 +151,12 @@ class ReportListener:
             thread = threading.Thread(
                 target=self._serve, args=(conn, peer), name="report-conn", daemon=True
             )
-            thread.start()
+            try:
+                thread.start()
+            except RuntimeError:  # "can't start new thread": out of memory or threads
+                self._answer(conn, 503, "cannot serve now", drain=False)
+                conn.close()
+                self._slots.release()
 
     def _serve(self, conn: socket.socket, peer: tuple[str, int]) -> None:
         started = time.monotonic()
