@@ -431,7 +431,10 @@ class Sandbox:
         with self._cv:
             if self._capture is not None:
                 self._capture.append(line)
-        self._emit(f"[{source}] {line}" if self.prefix_logs else line)
+        tag = f"[{source}]"
+        # An extension that tags its own lines with its name (as on Lambda, where its output
+        # comes out untouched) is not tagged twice.
+        self._emit(f"{tag} {line}" if self.prefix_logs and not line.startswith(tag) else line)
 
     # ---------------------------------------------------------------------------- processes
 

@@ -1,0 +1,122 @@
+"""lambda_warmup and its extension in the sandbox: the real layer, the real runtime.
+
+With the extension (and ``WARMING_TIMEOUT``), INIT lasts as long as the init work and the first
+invocation finds it done; without it, INIT ends at the runtime's ``next`` and the first invocation
+waits for the work instead, which made no progress while the sandbox was frozen.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from lambda_sandbox import FunctionSpec, Sandbox
+
+from .conftest import FUNCTIONS
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parent.parent.parent
+SITE = REPO / ".venv" / "lib" / "python3.13" / "site-packages"
+RUNTIME_DEPS = ["anyio", "httpx", "httpcore", "h11", "idna", "sniffio", "certifi"]
+RUNTIME_DEP_MODULES = ["typing_extensions.py"]  # anyio needs it before Python 3.15
+STEPS = 50  # x 10 ms of init work
+
+
+def _compose_layer(root: Path, *, extension: bool) -> Path:
+    """The layer as it is built: extensions/, extension_entry/, python/ (symlinks to the repo)."""
+    if not (REPO / "extensions" / "lambda-warmup").exists():
+        pytest.skip("the extension has not landed in this checkout")
+    python = root / "python"
+    python.mkdir(parents=True)
+    (python / "lambda_warmup").symlink_to(REPO / "lambda_warmup")
+    for name in [*RUNTIME_DEPS, *RUNTIME_DEP_MODULES]:
+        if (SITE / name).exists():
+            (python / name).symlink_to(SITE / name)
+    if extension:
+        (root / "extensions").mkdir()
+        shutil.copy2(REPO / "extensions" / "lambda-warmup", root / "extensions")
+        (root / "extension_entry").symlink_to(REPO / "extension_entry")
+    return root
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _sandbox(layer: Path, env: dict[str, str], lines: list[str]) -> Sandbox:
+    spec = FunctionSpec(
+        code_dir=FUNCTIONS / "warm",
+        handler="warm_app.handler",
+        layers=[layer],
+        environment={"INIT_STEPS": str(STEPS), "WARMUP_PORT": str(_free_port()), **env},
+        name="warmup-e2e",
+        timeout_s=5.0,
+    )
+    return Sandbox(spec, shutdown_budget_s=1.0, log=lines.append)
+
+
+def test_extension_holds_init_until_the_inits_are_done(tmp_path: Path) -> None:
+    lines: list[str] = []
+    layer = _compose_layer(tmp_path / "layer", extension=True)
+    with _sandbox(layer, {"WARMING_TIMEOUT": "5s"}, lines) as sandbox:
+        init = sandbox.start()
+        assert init.status == "success", lines
+        assert init.runtime_next_ms is not None
+        ext_next = init.extensions_next_ms["lambda-warmup"]
+        # INIT lasted as long as the init work (not the 5 s WARMING_TIMEOUT), and the extension
+        # let it end only after the runtime had called next.
+        assert STEPS * 10 <= ext_next < STEPS * 10 + 2000, (init, lines)
+        assert init.runtime_next_ms < ext_next
+        assert init.duration_ms >= ext_next
+        time.sleep(0.2)  # frozen
+        result = sandbox.invoke({})
+        assert result.status == "success", result.payload
+        out = result.json()
+        assert out["done_on_entry"] is True
+        assert out["finished_at"] <= out["entered_at"]
+        assert result.duration_ms < 200
+        assert result.init_duration_ms == init.duration_ms
+
+
+def test_without_extension_the_first_invocation_waits(tmp_path: Path) -> None:
+    lines: list[str] = []
+    layer = _compose_layer(tmp_path / "layer", extension=False)
+    with _sandbox(layer, {}, lines) as sandbox:
+        init = sandbox.start()
+        assert init.status == "success", lines
+        assert init.extensions_registered_ms == {}
+        assert init.duration_ms < STEPS * 10, "INIT should end at the runtime's next"
+        idle = 0.4
+        time.sleep(idle)  # frozen: the warm loop makes no progress
+        result = sandbox.invoke({})
+        assert result.status == "success", (result.payload, lines)
+        out = result.json()
+        assert out["done_on_entry"] is False
+        assert out["finished_at"] >= out["entered_at"]
+        # The work left at the end of INIT was still left after the idle time: the first
+        # invocation waited for it (minus one overdue 10 ms step that fires on thaw).
+        remaining_ms = STEPS * 10 - init.duration_ms
+        assert result.duration_ms >= remaining_ms - 100, (result.duration_ms, init.duration_ms)
+        second = sandbox.invoke({})
+        assert second.json()["done_on_entry"] is True
+
+
+def test_layer_missing_a_dependency_fails_as_on_lambda(tmp_path: Path) -> None:
+    lines: list[str] = []
+    layer = _compose_layer(tmp_path / "layer", extension=False)
+    os.unlink(layer / "python" / "anyio")
+    with _sandbox(layer, {}, lines) as sandbox:
+        init = sandbox.start()
+        assert init.status == "error"
+        assert init.error_type == "Runtime.ImportModuleError"
+        assert init.error is not None
+        assert "anyio" in init.error["errorMessage"]
