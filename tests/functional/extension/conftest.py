@@ -255,3 +255,33 @@ def layer_copy(tmp_path: Path) -> Path:
         ignore=shutil.ignore_patterns("__pycache__"),
     )
     return root
+
+
+REPORT_APP = '''
+"""At import, a background thread reports to the extension after REPORT_AFTER_MS."""
+import json, os, threading, time, urllib.request
+
+def _report():
+    time.sleep(int(os.environ["REPORT_AFTER_MS"]) / 1000)
+    body = json.dumps({"format": "lambda-warmup/1", "status": "ok", "pid": os.getpid(),
+        "workers": 1, "duration_ms": 1.0, "inits": []}).encode()
+    request = urllib.request.Request(
+        "http://127.0.0.1:" + os.environ["WARMUP_PORT"] + "/report", data=body,
+        headers={"Content-Type": "application/json"}, method="POST")
+    urllib.request.urlopen(request, timeout=2).read()
+
+if os.environ.get("REPORT_AFTER_MS"):
+    threading.Thread(target=_report, daemon=True).start()
+
+def handler(event, context):
+    return {"ok": True}
+'''
+
+
+@pytest.fixture
+def report_app(tmp_path: Path) -> Path:
+    """Function code whose import reports to the extension after ``REPORT_AFTER_MS`` (stdlib)."""
+    directory = tmp_path / "code"
+    directory.mkdir()
+    (directory / "app.py").write_text(REPORT_APP)
+    return directory

@@ -7,13 +7,12 @@ library. They are ``e2e``: they build the sandbox's runtime venv on first use.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .conftest import LAUNCHER, REPO, free_port
+from .conftest import free_port
 
 sandbox_module = pytest.importorskip("lambda_sandbox")
 Sandbox = sandbox_module.Sandbox
@@ -21,58 +20,17 @@ FunctionSpec = sandbox_module.FunctionSpec
 
 pytestmark = pytest.mark.e2e
 
-APP = '''
-"""At import, a background thread reports to the extension after REPORT_AFTER_MS."""
-import json, os, threading, time, urllib.request
-
-def _report():
-    time.sleep(int(os.environ["REPORT_AFTER_MS"]) / 1000)
-    body = json.dumps({"format": "lambda-warmup/1", "status": "ok", "pid": os.getpid(),
-        "workers": 1, "duration_ms": 1.0, "inits": []}).encode()
-    request = urllib.request.Request(
-        "http://127.0.0.1:" + os.environ["WARMUP_PORT"] + "/report", data=body,
-        headers={"Content-Type": "application/json"}, method="POST")
-    urllib.request.urlopen(request, timeout=2).read()
-
-if os.environ.get("REPORT_AFTER_MS"):
-    threading.Thread(target=_report, daemon=True).start()
-
-def handler(event, context):
-    return {"ok": True}
-'''
-
 
 @pytest.fixture
-def layer(tmp_path: Path) -> Path:
-    root = tmp_path / "layer"
-    (root / "extensions").mkdir(parents=True)
-    shutil.copy2(LAUNCHER, root / "extensions" / "lambda-warmup")
-    shutil.copytree(
-        REPO / "extension_entry",
-        root / "extension_entry",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
-    return root
-
-
-@pytest.fixture
-def code(tmp_path: Path) -> Path:
-    directory = tmp_path / "code"
-    directory.mkdir()
-    (directory / "app.py").write_text(APP)
-    return directory
-
-
-@pytest.fixture
-def make(layer: Path, code: Path) -> Iterator[object]:
+def make(layer_copy: Path, report_app: Path) -> Iterator[object]:
     made: list[object] = []
     lines: list[str] = []
 
     def build(env: dict[str, str], **kwargs: object) -> tuple[object, list[str]]:
         spec = FunctionSpec(
-            code_dir=code,
+            code_dir=report_app,
             handler="app.handler",
-            layers=[layer],
+            layers=[layer_copy],
             environment={"WARMUP_PORT": str(free_port()), **env},
             name="warmup-e2e",
             timeout_s=3.0,
