@@ -145,6 +145,10 @@ class InvokeResult:
     """The INIT this invocation had to do itself (after an INIT failure or a reset), if any."""
     response_ms: float | None
     """When the response (or error) arrived, ms after the event was handed to the runtime."""
+    runtime_done_ms: float | None
+    """When the runtime called ``next`` again, ms after the event was handed to it."""
+    extensions_done_ms: dict[str, float]
+    """Per INVOKE-subscribed extension: when it called ``next`` again (its post-processing)."""
     logs: list[str]
     """Lines the runtime and extensions wrote during this invocation."""
 
@@ -189,6 +193,8 @@ class _Invocation:
     error: bytes | None = None
     error_type: str | None = None
     answered: float | None = None
+    runtime_done: float | None = None
+    extensions_done: dict[str, float] = field(default_factory=dict)
 
 
 class Sandbox:
@@ -211,6 +217,7 @@ class Sandbox:
         init_type: InitType = "on-demand",
         on_demand_init_limit_s: float = 10.0,
         shutdown_budget_s: float = 2.0,
+        restore_limit_s: float = RESTORE_LIMIT_S,
         log: IO[str] | Callable[[str], None] | None = None,
         prefix_logs: bool = True,
         records_path: Path | None = None,
@@ -222,6 +229,7 @@ class Sandbox:
         self.init_type: InitType = init_type
         self.on_demand_init_limit_s = on_demand_init_limit_s
         self.shutdown_budget_s = shutdown_budget_s
+        self.restore_limit_s = restore_limit_s
         self.prefix_logs = prefix_logs
         self.records: list[dict[str, Any]] = []
         self.inits: list[InitResult] = []
@@ -763,6 +771,8 @@ class Sandbox:
         payload = b""
         error_type: str | None = None
         response_ms: float | None = None
+        runtime_done_ms: float | None = None
+        extensions_done_ms: dict[str, float] = {}
         memory = 0
         must_reset = False
 
@@ -792,73 +802,91 @@ class Sandbox:
             memory = self._memory_used_mb()
         else:
             self._thaw()
+            restore_error: str | None = None
             if self._awaiting_restore:
                 self._awaiting_restore = False
-                restore_ms = self._restore(request_id)
-            inv = _Invocation(
-                request_id=request_id,
-                body=body,
-                headers=self._event_headers(request_id, deadline_ms, client_context),
-            )
-            event = {
-                "eventType": "INVOKE",
-                "deadlineMs": deadline_ms,
-                "requestId": request_id,
-                "invokedFunctionArn": self._function_arn(),
-                "tracing": {
-                    "type": "X-Amzn-Trace-Id",
-                    "value": _header(inv.headers, "Lambda-Runtime-Trace-Id"),
-                },
-            }
-            handed = time.monotonic()
-            with self._cv:
-                self._phase = "invoke"
-                self._pending = inv
-                self._current = inv
-                for ext in self._extensions.values():
-                    if "INVOKE" in ext.events:
-                        ext.events_queue.append(dict(event))
-                self._cv.notify_all()
-                done = self._wait(
-                    lambda: self._invoke_done(inv) or self._invoke_crashed() is not None, deadline
-                )
-                crashed = self._invoke_crashed()
-                done = self._invoke_done(inv)
-            memory = self._memory_used_mb()
-            if inv.answered is not None:
-                response_ms = round((inv.answered - handed) * 1000, 3)
-            answered = done or (crashed is not None and inv.answered is not None)
-            # The runtime answered, then died (e.g. after a 413): the caller gets the answer,
-            # and the sandbox is reset all the same.
-            must_reset = crashed is not None and not done
-            if not answered and crashed is not None:
-                status, error_type = "crash", crashed
-                code = self._runtime.returncode if self._runtime else None
+                restore_ms, restore_error = self._restore(request_id)
+            if restore_error is not None:
+                status, error_type, must_reset = "error", restore_error, True
                 payload = json.dumps(
-                    {
-                        "errorType": crashed,
-                        "errorMessage": f"RequestId: {request_id} Error: Runtime exited"
-                        + (
-                            f" with error: exit status {code}"
-                            if code
-                            else " without providing a reason"
-                        ),
+                    self._runtime_init_error
+                    or {
+                        "errorType": restore_error,
+                        "errorMessage": f"RequestId: {request_id} Error: restore failed",
                     }
                 ).encode()
-            elif not answered:
-                status, error_type = "timeout", "Sandbox.Timedout"
-                payload = _timeout_payload(request_id, spec.timeout_s)
-                ts = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-                self._platform_line(
-                    f"{ts} {request_id} Task timed out after {spec.timeout_s:.2f} seconds"
-                )
-            elif inv.error is not None:
-                status, payload = "error", inv.error
-                error_type = (
-                    inv.error_type or _json_field(inv.error, "errorType") or "Runtime.Unknown"
-                )
+                memory = self._memory_used_mb()
             else:
-                status, payload = "success", inv.response or b""
+                inv = _Invocation(
+                    request_id=request_id,
+                    body=body,
+                    headers=self._event_headers(request_id, deadline_ms, client_context),
+                )
+                event = {
+                    "eventType": "INVOKE",
+                    "deadlineMs": deadline_ms,
+                    "requestId": request_id,
+                    "invokedFunctionArn": self._function_arn(),
+                    "tracing": {
+                        "type": "X-Amzn-Trace-Id",
+                        "value": _header(inv.headers, "Lambda-Runtime-Trace-Id"),
+                    },
+                }
+                handed = time.monotonic()
+                with self._cv:
+                    self._phase = "invoke"
+                    self._pending = inv
+                    self._current = inv
+                    for ext in self._extensions.values():
+                        if "INVOKE" in ext.events:
+                            ext.events_queue.append(dict(event))
+                    self._cv.notify_all()
+                    done = self._wait(
+                        lambda: self._invoke_done(inv) or self._invoke_crashed() is not None,
+                        deadline,
+                    )
+                    crashed = self._invoke_crashed()
+                    done = self._invoke_done(inv)
+                memory = self._memory_used_mb()
+                if inv.answered is not None:
+                    response_ms = round((inv.answered - handed) * 1000, 3)
+                if inv.runtime_done is not None:
+                    runtime_done_ms = round((inv.runtime_done - handed) * 1000, 3)
+                extensions_done_ms = {
+                    name: round((t - handed) * 1000, 3) for name, t in inv.extensions_done.items()
+                }
+                answered = done or (crashed is not None and inv.answered is not None)
+                # The runtime answered, then died (e.g. after a 413): the caller gets the answer,
+                # and the sandbox is reset all the same.
+                must_reset = crashed is not None and not done
+                if not answered and crashed is not None:
+                    status, error_type = "crash", crashed
+                    code = self._runtime.returncode if self._runtime else None
+                    payload = json.dumps(
+                        {
+                            "errorType": crashed,
+                            "errorMessage": f"RequestId: {request_id} Error: Runtime exited"
+                            + (
+                                f" with error: exit status {code}"
+                                if code
+                                else " without providing a reason"
+                            ),
+                        }
+                    ).encode()
+                elif not answered:
+                    status, error_type = "timeout", "Sandbox.Timedout"
+                    payload = _timeout_payload(request_id, spec.timeout_s)
+                    ts = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+                    self._platform_line(
+                        f"{ts} {request_id} Task timed out after {spec.timeout_s:.2f} seconds"
+                    )
+                elif inv.error is not None:
+                    status, payload = "error", inv.error
+                    error_type = (
+                        inv.error_type or _json_field(inv.error, "errorType") or "Runtime.Unknown"
+                    )
+                else:
+                    status, payload = "success", inv.response or b""
         duration = round((time.monotonic() - start) * 1000, 3)
         if (
             must_reset
@@ -889,6 +917,8 @@ class Sandbox:
             restore_duration_ms=restore_ms,
             suppressed_init=suppressed,
             response_ms=response_ms,
+            runtime_done_ms=runtime_done_ms,
+            extensions_done_ms=extensions_done_ms,
             logs=logs,
         )
         self.invocations.append(result)
@@ -915,6 +945,8 @@ class Sandbox:
             duration_ms=duration,
             billed_duration_ms=billed,
             response_ms=response_ms,
+            runtime_done_ms=runtime_done_ms,
+            extensions_done_ms=extensions_done_ms,
             init_duration_ms=init_duration,
             restore_duration_ms=restore_ms,
             max_memory_used_mb=memory,
@@ -926,20 +958,23 @@ class Sandbox:
         with self._cv:
             return self._invoke_crashed() is not None
 
-    def _restore(self, request_id: str) -> float:
-        """SnapStart: answer ``restore/next`` and wait for the runtime's first ``next``."""
+    def _restore(self, request_id: str) -> tuple[float, str | None]:
+        """SnapStart: answer ``restore/next``, wait for the runtime's ``next`` (bounded by the
+        restore limit); returns (duration ms, error type or None)."""
         start = time.monotonic()
         self._record("restore_start", request_id=request_id)
         with self._cv:
             self._restore_released = True
             self._cv.notify_all()
-            self._wait(
+            ok = self._wait(
                 lambda: self._runtime_waiting or self._init_failed() is not None,
-                start + RESTORE_LIMIT_S,
+                start + self.restore_limit_s,
             )
+            failed = self._init_failed()
+        error = failed or (None if ok else "SnapStartTimeoutException")
         ms = round((time.monotonic() - start) * 1000, 3)
-        self._record("restore_end", duration_ms=ms)
-        return ms
+        self._record("restore_end", duration_ms=ms, error_type=error)
+        return ms, error
 
     def _event_headers(
         self, request_id: str, deadline_ms: int, client_context: Mapping[str, Any] | None
@@ -1109,6 +1144,8 @@ class Sandbox:
                 return _invalid_state("Invoking" if self._current else "Ready", "Ready")
             now = time.monotonic()
             self._runtime_waiting = True
+            if self._current is not None and self._current.answered is not None:
+                self._current.runtime_done = now
             if self._runtime_first_next is None:
                 self._runtime_first_next = now
                 self._registration_closed = True
@@ -1316,6 +1353,9 @@ class Sandbox:
                 return _invalid_state("Ready", "Ready", who="extension")
             gen = self._gen
             ext.waiting = True
+            inv = self._current
+            if inv is not None and inv.taken and "INVOKE" in ext.events:
+                inv.extensions_done[ext.name] = time.monotonic()
             if ext.first_next is None:
                 ext.first_next = time.monotonic()
                 self._record("extension_next", name=ext.name, first=True, phase=self._phase)

@@ -49,3 +49,17 @@ def test_snapstart_runs_hooks_around_restore(make_sandbox: MakeSandbox) -> None:
     report = next(line for line in lines if line.startswith("REPORT"))
     assert "Restore Duration:" in report
     assert sandbox.invoke({}).restore_duration_ms is None
+
+
+def test_snapstart_after_restore_failure_resets(make_sandbox: MakeSandbox) -> None:
+    sandbox = make_sandbox(
+        "snap.handler",
+        code="snapstart",
+        init_type="snap-start",
+        env={"FAIL_AFTER_RESTORE": "1"},
+    )
+    assert sandbox.start().status == "success"
+    result = sandbox.invoke({})
+    assert result.status == "error"
+    assert result.error_type == "Runtime.AfterRestoreError"
+    assert any(r["event"] == "shutdown_end" for r in sandbox.records)  # reset

@@ -64,6 +64,11 @@ def test_trivial_invoke_sees_lambda_environment(make_sandbox: MakeSandbox) -> No
     assert "Init Duration" not in reports[1]
     assert lines[0].startswith("INIT_START")
     assert any(line == "[function] echo {'hello': 'world'}" for line in lines)
+    assert "echo {'hello': 'world'}" in first.logs
+    assert "echo {'n': 2}" in second.logs
+    assert first.response_ms is not None
+    assert first.runtime_done_ms is not None
+    assert first.response_ms <= first.runtime_done_ms
     kinds = [r["event"] for r in sandbox.records]
     assert kinds.index("init_end") < kinds.index("freeze") < kinds.index("thaw")
 
@@ -147,6 +152,7 @@ def test_extension_holds_init_until_its_next(make_sandbox: MakeSandbox) -> None:
     result = sandbox.invoke({"x": 1})
     assert result.status == "success"
     assert result.init_duration_ms == init.duration_ms
+    assert set(result.extensions_done_ms) == {"holder"}
     invoke_events = [e for e in _events(sandbox) if e["eventType"] == "INVOKE"]
     assert len(invoke_events) == 1
     event = invoke_events[0]

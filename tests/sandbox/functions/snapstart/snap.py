@@ -18,6 +18,8 @@ def _before() -> None:
 def _after() -> None:
     HOOKS.append("after")
     print("hook after-restore", flush=True)
+    if os.environ.get("FAIL_AFTER_RESTORE"):
+        raise RuntimeError("after-restore hook failed")
 
 
 _hooks.register_before_snapshot(_before)
