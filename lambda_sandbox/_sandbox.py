@@ -65,7 +65,6 @@ LONG_INIT_LIMIT_S = 130.0
 RESTORE_LIMIT_S = 10.0
 RUNTIME_SHUTDOWN_SHARE = 300 / 2000
 """With external extensions the runtime gets 300 ms of the 2,000 ms shutdown budget."""
-REGISTRATION_POLL_S = 0.05
 
 _EXTENSION_ENV_EXCLUDED = frozenset(
     {

@@ -81,3 +81,7 @@ def probe_runtime(event: Any, context: Any) -> Any:
         raw = resp.read()
         out[label] = {"status": resp.status, "body": json.loads(raw) if raw else None}
     return out
+
+
+def noop(event: Any, context: Any) -> Any:
+    return None

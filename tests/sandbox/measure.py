@@ -1,0 +1,59 @@
+"""Measure the sandbox itself: ``.venv/bin/python -m tests.sandbox.measure [N]``.
+
+Prints medians of: the sandbox's set-up (constructor: layout, API server), INIT for a trivial
+handler and how much of it the runtime itself took (process start to first ``next``), and the
+warm invoke round trip (``Sandbox.invoke`` as a caller sees it, thaw and freeze included, and the
+part from handing the event to the runtime to its response).
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+
+from lambda_sandbox import FunctionSpec, Sandbox
+
+from .conftest import FUNCTIONS
+
+
+def main(rounds: int = 10, invokes: int = 300) -> None:
+    spec = FunctionSpec(code_dir=FUNCTIONS / "basic", handler="app.noop")
+    setup, init, runtime_own, overhead = [], [], [], []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        sandbox = Sandbox(spec)
+        t1 = time.perf_counter()
+        result = sandbox.start()
+        t2 = time.perf_counter()
+        assert result.runtime_next_ms is not None
+        assert result.runtime_started_ms is not None
+        setup.append((t1 - t0) * 1000)
+        init.append((t2 - t1) * 1000)
+        own = result.runtime_next_ms - result.runtime_started_ms
+        runtime_own.append(own)
+        overhead.append((t2 - t0) * 1000 - own)
+        sandbox.shutdown()
+    with Sandbox(spec) as sandbox:
+        sandbox.start()
+        walls, handed = [], []
+        for _ in range(invokes):
+            t0 = time.perf_counter()
+            r = sandbox.invoke({})
+            walls.append((time.perf_counter() - t0) * 1000)
+            assert r.response_ms is not None
+            handed.append(r.response_ms)
+    med = statistics.median
+    print(f"set-up (constructor)              {med(setup):7.2f} ms")
+    print(f"start() = INIT, trivial handler   {med(init):7.2f} ms")
+    print(f"  of which runtime start->next    {med(runtime_own):7.2f} ms")
+    print(f"sandbox's own cold-start overhead {med(overhead):7.2f} ms (set-up + INIT - runtime)")
+    print(
+        f"warm invoke, caller round trip    {med(walls):7.3f} ms "
+        f"(p90 {statistics.quantiles(walls, n=10)[-1]:.3f})"
+    )
+    print(f"warm invoke, event->response      {med(handed):7.3f} ms")
+
+
+if __name__ == "__main__":
+    main(*(int(a) for a in sys.argv[1:]))
