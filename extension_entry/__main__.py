@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping
 
 from ._api import ApiError, ApiRefused, ApiUnreachable, ExtensionsApi
 from ._clock import ms_since, process_start
@@ -23,6 +22,10 @@ from ._hold import Hold, HoldPlan, plan_hold
 from ._listener import ReportListener
 from ._log import Log, LogFn
 from ._settings import AWS_LAMBDA_RUNTIME_API, WARMING_TIMEOUT, Settings, read_settings
+
+TYPE_CHECKING = False  # typing and collections.abc cost ms to import; mypy reads True
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 DEFAULT_NAME = "lambda-warmup"
 EVENTS = ["SHUTDOWN"]

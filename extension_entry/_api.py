@@ -12,7 +12,7 @@ be frozen inside it for hours).
 
 from __future__ import annotations
 
-import socket
+from . import _net
 
 VERSION_PATH = "/2020-01-01/extension"
 #: Bound on connecting, and on each read of every call except ``event/next``.
@@ -121,11 +121,13 @@ class ExtensionsApi:
         head += ["Connection: close", "", ""]
         request = "\r\n".join(head).encode("latin-1") + body
         try:
-            with socket.create_connection((self.host, self.port), CALL_TIMEOUT_S) as sock:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock = _net.connect(self.host, self.port, CALL_TIMEOUT_S)
+            try:
                 sock.sendall(request)
                 sock.settimeout(read_timeout)
                 response = _read_response(sock)
+            finally:
+                sock.close()
         except OSError as error:  # refused, reset, timeout (TimeoutError is an OSError)
             raise ApiUnreachable(
                 f"{method} {path}: {_describe(error)}", timed_out=isinstance(error, TimeoutError)
@@ -137,7 +139,7 @@ class ExtensionsApi:
         return response
 
 
-def _read_response(sock: socket.socket) -> Response:
+def _read_response(sock: _net.Socket) -> Response:
     reader = _Reader(sock)
     status_line = reader.line()
     version, _, rest = status_line.partition(" ")
@@ -162,7 +164,7 @@ def _read_response(sock: socket.socket) -> Response:
 class _Reader:
     """Buffered reads from a socket, every one bounded by :data:`MAX_RESPONSE_BYTES`."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: _net.Socket) -> None:
         self._sock = sock
         self._buffer = b""
 

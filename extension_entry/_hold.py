@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 
 from . import _settings as s
 
-TYPE_CHECKING = False  # typing costs ~4 ms to import; mypy treats this name as True
+TYPE_CHECKING = False  # typing and collections.abc cost ms to import; mypy reads True
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ._report import Report  # at run time json is loaded only after register
 
 ON_DEMAND_INIT_LIMIT_MS = 10_000.0

@@ -29,14 +29,16 @@ after ``register``) or by the first request, whichever comes first: it stays off
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
-from collections.abc import Callable
 from types import ModuleType
 
-TYPE_CHECKING = False  # typing costs ~4 ms to import; mypy treats this name as True
+from . import _net
+
+TYPE_CHECKING = False  # typing and collections.abc cost ms to import; mypy reads True
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ._report import Report
 
 HOST = "127.0.0.1"
@@ -91,23 +93,13 @@ class ReportListener:
         self._on_report = on_report
         self._log = log
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
-        self._sock: socket.socket | None = None
+        self._sock: _net.Socket | None = None
         self._closed = False
         self._report_module: ModuleType | None = None
         self._import_lock = threading.Lock()
 
     def start(self) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            # Lets a restarted extension bind while old connections sit in TIME_WAIT; on Linux it
-            # does not let two sockets listen on one port.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((HOST, self.port))
-            sock.listen(64)
-        except OSError:
-            sock.close()
-            raise
-        self._sock = sock
+        self._sock = _net.listen(HOST, self.port, 64)
         threading.Thread(target=self._accept_loop, name="report-listener", daemon=True).start()
 
     def close(self) -> None:
@@ -116,7 +108,7 @@ class ReportListener:
         self._closed = True
         if self._sock is not None:
             try:  # noqa: SIM105 (contextlib is not loaded, and not worth loading for this)
-                self._sock.shutdown(socket.SHUT_RDWR)
+                self._sock.shutdown(_net.SHUT_RDWR)
             except OSError:
                 pass
             self._sock.close()
@@ -138,7 +130,7 @@ class ReportListener:
         assert sock is not None
         while True:
             try:
-                conn, peer = sock.accept()
+                conn, peer = _net.accept(sock)
             except OSError:
                 if self._closed:
                     return
@@ -158,11 +150,10 @@ class ReportListener:
                 conn.close()
                 self._slots.release()
 
-    def _serve(self, conn: socket.socket, peer: tuple[str, int]) -> None:
+    def _serve(self, conn: _net.Socket, peer: tuple[str, int]) -> None:
         started = time.monotonic()
         what = "request"
         try:
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             reader = _Reader(conn, started + REQUEST_DEADLINE_S)
             what, body = self._read_request(reader, conn)
             report = self._parse(body)
@@ -180,7 +171,7 @@ class ReportListener:
             conn.close()
             self._slots.release()
 
-    def _read_request(self, reader: _Reader, conn: socket.socket) -> tuple[str, bytes]:
+    def _read_request(self, reader: _Reader, conn: _net.Socket) -> tuple[str, bytes]:
         head = reader.head()
         lines = head.split("\r\n")
         parts = lines[0].split(" ")
@@ -206,7 +197,7 @@ class ReportListener:
     def _read_body(
         self,
         reader: _Reader,
-        conn: socket.socket,
+        conn: _net.Socket,
         method: str,
         target: str,
         headers: dict[str, str],
@@ -240,9 +231,7 @@ class ReportListener:
             raise Rejected(400, f"not a lambda-warmup/1 report: {error}") from None
         return report
 
-    def _answer(
-        self, conn: socket.socket, status: int, message: str | None, *, drain: bool
-    ) -> None:
+    def _answer(self, conn: _net.Socket, status: int, message: str | None, *, drain: bool) -> None:
         body = b'{"status":"accepted"}' if message is None else _error_body(message)
         extra = "Allow: POST\r\n" if status == 405 else ""
         head = (
@@ -261,7 +250,7 @@ class ReportListener:
 class _Reader:
     """Reads from one client, each read bounded by the silence limit and the overall deadline."""
 
-    def __init__(self, conn: socket.socket, deadline: float) -> None:
+    def __init__(self, conn: _net.Socket, deadline: float) -> None:
         self._conn = conn
         self._deadline = deadline
         self._buffer = b""
@@ -295,9 +284,9 @@ class _Reader:
         return self._buffer[:size]  # anything after it is ignored: one request per connection
 
 
-def _drain(conn: socket.socket) -> None:
+def _drain(conn: _net.Socket) -> None:
     """Read and drop what the client still sends, briefly, so closing does not reset it."""
-    conn.shutdown(socket.SHUT_WR)
+    conn.shutdown(_net.SHUT_WR)
     deadline = time.monotonic() + DRAIN_S
     drained = 0
     while drained < DRAIN_BYTES and (remaining := deadline - time.monotonic()) > 0:
