@@ -364,7 +364,8 @@ class Sandbox:
             datetime.now(UTC).strftime("%Y/%m/%d") + f"/[{spec.version}]{secrets.token_hex(16)}"
         )
         env: dict[str, str] = {
-            "PATH": f"{self._venv / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+            # Lambda: /var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin
+            "PATH": f"{self._venv / 'bin'}:/usr/local/bin:/usr/bin:/bin:{self.opt_dir / 'bin'}",
             "LANG": "en_US.UTF-8",
             "TZ": ":UTC",
             "PYTHONPATH": ":".join(
@@ -410,7 +411,12 @@ class Sandbox:
         return (time.monotonic() - self._t0) * 1000
 
     def _record(self, event: str, **fields: Any) -> None:
-        rec = {"event": event, "t_ms": round(self._now_ms(), 3), **fields}
+        rec = {
+            "event": event,
+            "t_ms": round(self._now_ms(), 3),
+            "ts": round(time.time(), 6),
+            **fields,
+        }
         with self._output_lock:
             self.records.append(rec)
             if self._records_file:
