@@ -729,9 +729,12 @@ class Sandbox:
 
     def _extension_failed(self) -> str | None:
         """Error type if an extension failed (crashed, exited, or reported an error)."""
+        # As rapid records them: the extension's own error type goes to the records only.
         for ext in self._extensions.values():
-            if ext.init_error or ext.exit_error:
-                return ext.init_error or ext.exit_error
+            if ext.init_error:
+                return "Extension.InitError"
+            if ext.exit_error:
+                return "Extension.ExitError"
         for proc in self._launched.values():
             if proc.exited is not None:
                 return "Extension.Crash"
@@ -1013,7 +1016,7 @@ class Sandbox:
             return "Runtime.ExitError"
         for ext in self._extensions.values():
             if ext.exit_error:
-                return ext.exit_error
+                return "Extension.ExitError"
         for proc in self._launched.values():
             if proc.exited is not None:
                 return "Extension.Crash"

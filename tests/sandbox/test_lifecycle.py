@@ -266,3 +266,27 @@ def test_init_that_never_ends_times_out_the_first_invocation(make_sandbox: MakeS
     assert result.suppressed_init is not None
     assert result.suppressed_init.status == "timeout"
     assert [i.status for i in sandbox.inits] == ["timeout", "timeout"]
+
+
+@pytest.mark.parametrize(
+    ("env", "error_type"),
+    [
+        ({"HOLDER_INIT_ERROR": "Extension.Test"}, "Extension.InitError"),
+        ({"HOLDER_EXIT_AFTER_REGISTER": "1"}, "Extension.Crash"),
+    ],
+    ids=["init-error", "exit"],
+)
+def test_extension_failing_in_init_fails_init(
+    make_sandbox: MakeSandbox, env: dict[str, str], error_type: str
+) -> None:
+    sandbox = make_sandbox("app.echo", layers=("holder",), env=env)
+    init = sandbox.start()
+    assert init.status == "error"
+    assert init.error_type == error_type
+    result = sandbox.invoke({})
+    assert result.status == "error"
+    assert result.error_type == error_type
+    assert result.json()["errorType"] == error_type
+    if "HOLDER_INIT_ERROR" in env:
+        reported = [r for r in sandbox.records if r["event"] == "extension_init_error"]
+        assert reported[0]["error_type"] == "Extension.Test"
