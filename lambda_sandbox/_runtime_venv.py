@@ -63,7 +63,13 @@ def runtime_venv(version: str = "3.13") -> Path:
     if (target / ".complete").exists():
         return target
     python = find_python(version)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a read-only home (some CI runners): cache per machine under /tmp instead
+        target = Path(tempfile.gettempdir()) / f"lambda-warmup-sandbox-{os.getuid()}" / target.name
+        if (target / ".complete").exists():
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
     try:
         subprocess.run(
