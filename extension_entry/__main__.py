@@ -1,8 +1,12 @@
 """The extension's lifecycle, one function per step::
 
     settings -> listen for reports (127.0.0.1, before register) -> register for SHUTDOWN
-      -> hold (until every worker reported ok, any reported failed, or the timeout/budget)
-      -> event/next loop -> exit 0 on SHUTDOWN
+      -> serve reports -> hold (until every worker reported ok, any reported failed, or the
+      timeout/budget) -> event/next loop -> exit 0 on SHUTDOWN
+
+Before ``register`` the report socket is only bound and listening: the kernel queues a report
+that comes early, and ``threading`` and ``json`` (~5 ms together) load after ``register``,
+where they no longer delay the runtime's start.
 
 Exit codes: 0 after SHUTDOWN; 1 when the Extensions API cannot be used (unset, register refused
 or unreachable, ``event/next`` failing repeatedly) or after an internal error, which is first
@@ -16,16 +20,19 @@ import os
 import sys
 import time
 
+from . import _net
 from ._api import ApiError, ApiRefused, ApiUnreachable, ExtensionsApi
+from ._budget import HoldPlan, plan_hold
 from ._clock import ms_since, process_start
-from ._hold import Hold, HoldPlan, plan_hold
-from ._listener import ReportListener
 from ._log import Log, LogFn
 from ._settings import AWS_LAMBDA_RUNTIME_API, WARMING_TIMEOUT, Settings, read_settings
 
 TYPE_CHECKING = False  # typing and collections.abc cost ms to import; mypy reads True
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+
+    from ._hold import Hold
+    from ._listener import ReportListener
 
 DEFAULT_NAME = "lambda-warmup"
 EVENTS = ["SHUTDOWN"]
@@ -37,6 +44,8 @@ REGISTER_BACKOFF_S = 0.05
 #: process, with delays 0.1, 0.2, 0.4, 0.8 s in between: a dead API never makes us spin.
 NEXT_ATTEMPTS = 5
 NEXT_BACKOFF_S = 0.1
+#: Report connections the kernel queues before the listener's thread takes them.
+BACKLOG = 64
 
 
 def run(argv: list[str]) -> int:
@@ -62,16 +71,15 @@ def main(name: str, launch_time: str | None, environ: Mapping[str, str], log: Lo
     except ValueError as error:
         log(f"error: {error}; exiting")
         return 1
-    hold = Hold(log)
-    listener = listen(settings, hold, started, log)
+    sock = listen(settings, started, log)
+    listener: ReportListener | None = None
     try:
-        plan = plan_hold(settings, listening=listener is not None)
         identifier = register(api, started, start_source, log)
         if identifier is None:
             return 1
         try:
-            if listener is not None:
-                listener.preload()
+            hold, listener = serve_reports(sock, log)
+            plan = plan_hold(settings, listening=sock is not None)
             hold_init(plan, hold, started, settings, log)
         except Exception as error:  # a bug of ours: tell Lambda, do not leave INIT hanging
             return fail(api.init_error, identifier, error, log)
@@ -82,13 +90,14 @@ def main(name: str, launch_time: str | None, environ: Mapping[str, str], log: Lo
     finally:
         if listener is not None:
             listener.close()
+        elif sock is not None:
+            sock.close()
 
 
-def listen(settings: Settings, hold: Hold, started: float, log: LogFn) -> ReportListener | None:
-    """Start the report listener; ``None`` (and one line) if the port cannot be bound."""
-    listener = ReportListener(settings.port, hold.offer, log)
+def listen(settings: Settings, started: float, log: LogFn) -> _net.Socket | None:
+    """Bind the report port; from now on the kernel queues reports. ``None`` if it is taken."""
     try:
-        listener.start()
+        sock = _net.listen("127.0.0.1", settings.port, BACKLOG)
     except OSError as error:
         log(
             f"error: cannot listen for reports on 127.0.0.1:{settings.port} "
@@ -97,7 +106,7 @@ def listen(settings: Settings, hold: Hold, started: float, log: LogFn) -> Report
         return None
     since = ms_since(started)
     log(f"listening for reports on 127.0.0.1:{settings.port}, {since:.0f} ms after start")
-    return listener
+    return sock
 
 
 def register(api: ExtensionsApi, started: float, start_source: str, log: LogFn) -> str | None:
@@ -123,6 +132,20 @@ def register(api: ExtensionsApi, started: float, start_source: str, log: LogFn) 
         )
         return identifier
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def serve_reports(sock: _net.Socket | None, log: LogFn) -> tuple[Hold, ReportListener | None]:
+    """Start answering reports, those the kernel queued since :func:`listen` first."""
+    # Loaded only now, after register: threading, json and re (~5 ms).
+    from ._hold import Hold
+    from ._listener import ReportListener
+
+    hold = Hold(log)
+    if sock is None:
+        return hold, None
+    listener = ReportListener(sock, hold.offer, log)
+    listener.start()
+    return hold, listener
 
 
 def hold_init(plan: HoldPlan, hold: Hold, started: float, settings: Settings, log: LogFn) -> None:

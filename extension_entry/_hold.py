@@ -1,23 +1,8 @@
-"""How long to hold INIT open, and the hold itself.
+"""The hold: reports in (from the listener's threads), a release decision out (to the main
+thread, which waits for the first of: every worker reported ok, any worker reported failed, the
+deadline from :mod:`._budget`).
 
-The plan (:func:`plan_hold`) is pure: settings in, deadline and reason out. The hold
-(:class:`Hold`) is shared by the listener's threads, which offer reports, and the main thread,
-which waits for the first of: every worker reported ok, any worker reported failed, the deadline.
-
-Budget. On-demand, Lambda's whole Init (extensions, runtime, function init) must end within
-10 s, or Lambda resets the environment and runs a billed, "suppressed" init again inside the
-first invocation. So the hold ends at the latest :data:`INIT_LIMIT_MARGIN_MS` (500 ms) before
-10 s after the extension's own process start. The margin covers what happens outside our clock
-or after our deadline: work Lambda does before it starts the extensions (not documented), the
-wake-up and ``event/next`` round trip on a function starved of CPU (128 MB gets a fraction of a
-vCPU), the runtime's own ``next`` and the timer resolution of the start instant (10 ms when it
-comes from ``/proc``). LWA's async-init mode cuts at 9.8 s from its own start; we keep more slack
-because a miss costs a whole second init, while 300 ms more of hold buys little.
-
-Provisioned concurrency, SnapStart and Lambda Managed Instances allow max(130 s, function
-timeout). The extension cannot learn the function timeout during Init (Lambda does not expose
-it; ``deadlineMs`` only comes with events), so the hold is capped at 130 s minus the same margin,
-which is always within the limit.
+Loaded after ``register`` (``threading`` costs ~2 ms).
 """
 
 from __future__ import annotations
@@ -25,69 +10,21 @@ from __future__ import annotations
 import threading
 import time
 
-from . import _settings as s
-
 TYPE_CHECKING = False  # typing and collections.abc cost ms to import; mypy reads True
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ._report import Report  # at run time json is loaded only after register
-
-ON_DEMAND_INIT_LIMIT_MS = 10_000.0
-LONG_INIT_LIMIT_MS = 130_000.0
-INIT_LIMIT_MARGIN_MS = 500.0
-
-
-class HoldPlan:
-    """``budget_ms`` is measured from the process start; ``timeout_ms`` from the hold's start."""
-
-    __slots__ = ("budget_ms", "limit_text", "reason", "timeout_ms")
-
-    def __init__(
-        self, timeout_ms: float, budget_ms: float, limit_text: str, reason: str | None
-    ) -> None:
-        self.timeout_ms = timeout_ms
-        self.budget_ms = budget_ms
-        self.limit_text = limit_text
-        #: Why there is no hold, or ``None`` when there is one.
-        self.reason = reason
-
-    @property
-    def holds(self) -> bool:
-        return self.reason is None
-
-
-def plan_hold(settings: s.Settings, *, listening: bool) -> HoldPlan:
-    """The hold ``settings`` ask for, within the INIT limit of their initialization type."""
-    if settings.init_type == s.ON_DEMAND:
-        limit_ms = settings.init_limit_ms or ON_DEMAND_INIT_LIMIT_MS
-        kind = "on-demand"
-        limit_text = f"{kind} INIT limit {limit_ms:.0f} ms"
-    else:
-        limit_ms = LONG_INIT_LIMIT_MS
-        kind = settings.init_type
-        limit_text = f"{kind} INIT limit max(130 s, function timeout)"
-    budget_ms = max(0.0, limit_ms - INIT_LIMIT_MARGIN_MS)
-    limit_text = f"{limit_text}, budget {budget_ms:.0f} ms from process start"
-    reason = None
-    if not settings.timeout_valid:
-        reason = f"{s.WARMING_TIMEOUT} is invalid (see above)"
-    elif not settings.timeout_raw:
-        reason = f"{s.WARMING_TIMEOUT} is unset"
-    elif settings.timeout_ms <= 0:
-        reason = f"{s.WARMING_TIMEOUT}={settings.timeout_raw}"
-    elif not listening:
-        reason = "no report listener (see above)"
-    return HoldPlan(settings.timeout_ms, budget_ms, limit_text, reason)
+    from ._report import Report
 
 
 class Hold:
     """Reports in (from any thread), a release decision out (to the main thread).
 
-    Reports may arrive before the hold starts (the listener is up before ``register``, and a
-    fast function can report before ``register`` has even returned): they are kept and counted
-    when it starts. Reports after the release are "late" and only logged. A rejected request
-    never reaches this class, so it changes nothing.
+    Reports may arrive before the hold starts (a function can report the instant the runtime
+    starts, which can be before ``register`` has even returned to us; the kernel queues the
+    connection until the listener's thread takes it): they are kept and counted when it starts.
+    Reports after the release are "late" and only logged. A rejected request never reaches this
+    class, so it changes nothing.
     """
 
     def __init__(self, log: Callable[[str], None]) -> None:

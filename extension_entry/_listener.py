@@ -22,26 +22,23 @@ more than :data:`MAX_CONNECTIONS` at once           503
 Every rejection is one log line, and changes nothing. A stalled client holds one thread for at
 most :data:`REQUEST_DEADLINE_S`, never the listener or the extension.
 
-Parsing the report needs ``json``, which is loaded by :meth:`ReportListener.preload` (called
-after ``register``) or by the first request, whichever comes first: it stays off the path to
-``register``.
+The socket is bound and listening before ``register`` (:func:`._net.listen`): from then on the
+kernel queues connections, so no report is lost. This class, which needs ``threading`` and the
+report parser (``json``, ``re``), is loaded only after ``register`` and serves what was queued.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from types import ModuleType
 
 from . import _net
+from ._report import Report, ReportError, parse_report
 
 TYPE_CHECKING = False  # typing and collections.abc cost ms to import; mypy reads True
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ._report import Report
-
-HOST = "127.0.0.1"
 MAX_HEAD_BYTES = 8 * 1024
 MAX_BODY_BYTES = 64 * 1024
 #: Longest silence from a client before its connection is closed.
@@ -81,53 +78,36 @@ class Rejected(Exception):
 
 
 class ReportListener:
-    """``ReportListener(port, on_report, log).start()``; ``OSError`` if the port is taken."""
+    """``ReportListener(_net.listen("127.0.0.1", port, backlog), on_report, log).start()``."""
 
     def __init__(
         self,
-        port: int,
+        sock: _net.Socket,
         on_report: Callable[[Report], None],
         log: Callable[[str], None],
     ) -> None:
-        self.port = port
+        self._sock = sock
         self._on_report = on_report
         self._log = log
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
-        self._sock: _net.Socket | None = None
         self._closed = False
-        self._report_module: ModuleType | None = None
-        self._import_lock = threading.Lock()
 
     def start(self) -> None:
-        self._sock = _net.listen(HOST, self.port, 64)
+        """Serve the listening socket from a daemon thread (connections queued so far first)."""
         threading.Thread(target=self._accept_loop, name="report-listener", daemon=True).start()
 
     def close(self) -> None:
         """Stop listening. ``shutdown`` first: a bare ``close`` would not wake the thread
         blocked in ``accept``, and the port would stay bound until the process exits."""
         self._closed = True
-        if self._sock is not None:
-            try:  # noqa: SIM105 (contextlib is not loaded, and not worth loading for this)
-                self._sock.shutdown(_net.SHUT_RDWR)
-            except OSError:
-                pass
-            self._sock.close()
-
-    def preload(self) -> None:
-        """Import the report parser (and ``json``) now, not when the first report arrives."""
-        self._parser()
-
-    def _parser(self) -> ModuleType:
-        with self._import_lock:
-            if self._report_module is None:
-                from . import _report
-
-                self._report_module = _report
-            return self._report_module
+        try:  # noqa: SIM105 (contextlib is not loaded, and not worth loading for this)
+            self._sock.shutdown(_net.SHUT_RDWR)
+        except OSError:
+            pass
+        self._sock.close()
 
     def _accept_loop(self) -> None:
         sock = self._sock
-        assert sock is not None
         while True:
             try:
                 conn, peer = _net.accept(sock)
@@ -224,12 +204,10 @@ class ReportListener:
         return reader.exactly(length)
 
     def _parse(self, body: bytes) -> Report:
-        report_module = self._parser()
         try:
-            report: Report = report_module.parse_report(body)
-        except report_module.ReportError as error:
+            return parse_report(body)
+        except ReportError as error:
             raise Rejected(400, f"not a lambda-warmup/1 report: {error}") from None
-        return report
 
     def _answer(self, conn: _net.Socket, status: int, message: str | None, *, drain: bool) -> None:
         body = b'{"status":"accepted"}' if message is None else _error_body(message)

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -33,17 +34,25 @@ def test_listener_is_up_before_register_so_a_report_sent_at_register_is_not_lost
     harness: Harness,
 ) -> None:
     answers: list[tuple[int, bytes]] = []
-    # The runtime can start the instant the last extension registers: report right then.
-    harness.api.on_register = lambda: answers.append(harness.report())
-    ext = harness.start(WARMING_TIMEOUT="20s")
+
+    def report_now() -> None:
+        # Before register is even answered: the runtime can start the instant the last
+        # extension registers, and a fast function reports at once.
+        thread = threading.Thread(target=lambda: answers.append(harness.report()))
+        thread.start()
+        threads.append(thread)
+
+    threads: list[threading.Thread] = []
+    harness.api.on_register = report_now
+    ext = harness.start(WARMING_TIMEOUT="8s")
     register = harness.api.wait_for("/register", PROMPT_S)
     nxt = harness.api.wait_for("/event/next", PROMPT_S)
+    threads[0].join(PROMPT_S)
     assert answers == [(202, b'{"status":"accepted"}')]
     assert nxt.at - register.at < 1.0, "the report sent at register did not release the hold"
     assert register.headers["lambda-extension-name"] == "lambda-warmup"
-    ext.wait_for_line(
-        "released after 0 ms: report ok from pid 4242 (settings 12 ms, db_pool 800 ms)"
-    )
+    _, line = ext.wait_for_line("released after ")
+    assert line.endswith(": report ok from pid 4242 (settings 12 ms, db_pool 800 ms)")
     harness.api.send_shutdown()
     assert ext.wait_exit(PROMPT_S) == 0
     assert_clean(ext.output)

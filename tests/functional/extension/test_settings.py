@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from extension_entry import _settings as s
-from extension_entry._hold import plan_hold
+from extension_entry._budget import plan_hold
 
 
 @pytest.mark.parametrize(
