@@ -5,20 +5,24 @@ extension_entry <name> [<launch time>]``.
 
 It is on the critical path of every cold start (Lambda starts the runtime only after every
 extension has registered), so it imports nothing but the standard library, and before
-``register`` only ``os``, ``sys``, ``time``, ``threading`` and the C module ``_socket``: ``json``
-(and the ``re`` it pulls in) is loaded after ``register``; ``socket`` (~5 ms), ``http.client``
-and ``http.server`` (13-18 ms) are never loaded, :mod:`._net`, :mod:`._api` and
-:mod:`._listener` speak the little TCP and HTTP/1.1 they need. Start to ``register``: ~17 ms
-median on the 2-core build machine, of which ~8 ms is the interpreter's own start.
+``register`` only ``os``, ``sys``, ``time`` and the C module ``_socket``: the report socket is
+bound and listening (the kernel queues an early report), and ``threading``, ``json`` and ``re``
+load after ``register`` with the thread that serves it. ``socket`` (~5 ms), ``http.client`` and
+``http.server`` (13-18 ms) are never loaded: :mod:`._net`, :mod:`._api` and :mod:`._listener`
+speak the little TCP and HTTP/1.1 they need. Start to ``register``: ~15 ms median on the
+2-core build machine (~30 ms with ``socket.py`` and eager imports), of which ~8 ms is the
+interpreter's own start.
 
 Modules, one per concern, in lifecycle order (see ``__main__``):
 
 - :mod:`._clock`: the process start instant, which the on-demand INIT budget is measured from.
 - :mod:`._settings`: environment variables, parsed once.
-- :mod:`._listener`: the report listener on 127.0.0.1 (started before ``register``).
-- :mod:`._report`: the ``lambda-warmup/1`` report format, validated.
+- :mod:`._net`: TCP sockets from ``_socket``, without ``socket.py`` (the report socket is bound
+  and listening before ``register``).
 - :mod:`._api`: the Extensions API client.
-- :mod:`._net`: TCP sockets from ``_socket``, without ``socket.py``.
-- :mod:`._hold`: how long to hold INIT, and the hold itself.
+- :mod:`._budget`: how long the hold may last, by initialization type.
+- :mod:`._listener`: serves the report socket from a thread, after ``register``.
+- :mod:`._report`: the ``lambda-warmup/1`` report format, validated.
+- :mod:`._hold`: the hold itself: reports in, a release decision out.
 - :mod:`._log`: one line per decision, prefixed with the extension's name.
 """
