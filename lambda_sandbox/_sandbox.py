@@ -257,6 +257,7 @@ class Sandbox:
         self._procs: list[_Proc] = []
         self._runtime: _Proc | None = None
         self._launched: dict[str, _Proc] = {}
+        self._external_names: set[str] = set()
         self._extensions: dict[str, _Extension] = {}
         self._registration_closed = False
         self._runtime_waiting = False
@@ -597,7 +598,7 @@ class Sandbox:
             f"INIT_START Runtime Version: {self.spec.runtime}.sandbox\t"
             f"Runtime Version ARN: arn:aws:lambda:{self.spec.region}::runtime:sandbox"
         )
-        result = self._run_init("init", time.monotonic() + self._init_limit_s())
+        result = self._run_init("init", limit_s=self._init_limit_s())
         if result.status == "success":
             if self.init_type == "snap-start":
                 self._awaiting_restore = True
@@ -610,9 +611,18 @@ class Sandbox:
             self._teardown("timeout" if result.status == "timeout" else "failure")
         return result
 
-    def _run_init(self, phase: Literal["init", "invoke"], deadline: float) -> InitResult:
-        env, ext_env = self._environment()
+    def _run_init(
+        self,
+        phase: Literal["init", "invoke"],
+        deadline: float | None = None,
+        limit_s: float | None = None,
+    ) -> InitResult:
+        """One INIT, bounded by ``deadline`` (monotonic) or by ``limit_s`` from its start."""
         start = time.monotonic()
+        if deadline is None:
+            assert limit_s is not None
+            deadline = start + limit_s
+        env, ext_env = self._environment()
         with self._cv:
             self._gen += 1
             self._phase = "init"
@@ -649,6 +659,9 @@ class Sandbox:
         status: Literal["success", "error", "timeout"] = "success"
         error_type: str | None = None
         error: dict[str, Any] | None = None
+        with self._cv:
+            # Known before any starts: an extension may register before _spawn returns.
+            self._external_names = {path.name for path in files}
         for path in files:
             try:
                 proc = self._spawn(path.name, "extension", [str(path)], dict(ext_env))
@@ -725,7 +738,7 @@ class Sandbox:
 
     def _all_registered(self) -> bool:
         names = {e.name for e in self._extensions.values() if e.external}
-        return all(name in names for name in self._launched)
+        return all(name in names for name in self._external_names)
 
     def _extension_failed(self) -> str | None:
         """Error type if an extension failed (crashed, exited, or reported an error)."""
@@ -1299,7 +1312,7 @@ class Sandbox:
                 return _error(
                     403, "Extension.RegistrationClosed", "Extension registration closed already"
                 )
-            external = name in self._launched
+            external = name in self._external_names
             if not external and "SHUTDOWN" in events:
                 return _error(
                     403,
