@@ -13,6 +13,11 @@ speak the little TCP and HTTP/1.1 they need. Start to ``register``: ~15 ms media
 2-core build machine (~30 ms with ``socket.py`` and eager imports), of which ~8 ms is the
 interpreter's own start.
 
+It runs on whatever ``python3`` the function's runtime has, and keeps to syntax Python 3.8
+parses (no ``type`` statements, no ``X | Y`` outside annotations): a layer can be attached to
+any function, and an extension that crashes breaks the whole function, even one that does not
+use the library.
+
 Modules, one per concern, in lifecycle order (see ``__main__``):
 
 - :mod:`._clock`: the process start instant, which the on-demand INIT budget is measured from.

@@ -24,7 +24,7 @@ from . import _net
 from ._api import ApiError, ApiRefused, ApiUnreachable, ExtensionsApi
 from ._budget import HoldPlan, plan_hold
 from ._clock import ms_since, process_start
-from ._log import Log, LogFn
+from ._log import Log
 from ._settings import AWS_LAMBDA_RUNTIME_API, WARMING_TIMEOUT, Settings, read_settings
 
 TYPE_CHECKING = False  # typing and collections.abc cost ms to import; mypy reads True
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from ._hold import Hold
     from ._listener import ReportListener
+    from ._log import LogFn
 
 DEFAULT_NAME = "lambda-warmup"
 EVENTS = ["SHUTDOWN"]
@@ -201,7 +202,7 @@ def serve_events(api: ExtensionsApi, identifier: str, log: LogFn) -> int:
 
 def _time_left(event: dict[str, object]) -> str:
     deadline_ms = event.get("deadlineMs")
-    if not isinstance(deadline_ms, int | float) or isinstance(deadline_ms, bool):
+    if not isinstance(deadline_ms, (int, float)) or isinstance(deadline_ms, bool):
         return ""
     return f", {deadline_ms - time.time() * 1000:.0f} ms before its deadline"
 

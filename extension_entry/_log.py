@@ -14,10 +14,11 @@ TYPE_CHECKING = False  # collections.abc costs ~1 ms to import; mypy reads True
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-STDERR = 2
+    #: What every step takes to log with: one call, one line. (No ``type`` statement: the
+    #: extension must run on whatever Python the function has, see ``__init__``.)
+    LogFn = Callable[[str], None]
 
-#: What every step takes to log with: one call, one line.
-type LogFn = Callable[[str], None]
+STDERR = 2
 
 
 class Log:

@@ -147,7 +147,7 @@ def _int(document: dict[str, object], key: str, where: str, *, minimum: int) -> 
 def _duration(document: dict[str, object], where: str) -> float:
     value = document.get("duration_ms")
     if (
-        not isinstance(value, int | float)
+        not isinstance(value, (int, float))
         or isinstance(value, bool)
         or not math.isfinite(value)
         or value < 0

@@ -10,13 +10,14 @@ import json
 import os
 import shutil
 import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from .conftest import Harness, make_report, post, raw_request
+from .conftest import REPO, Harness, make_report, post, raw_request
 from .fake_api import DROP, FakeExtensionsApi
 
 #: Generous bound for "promptly" on a loaded 2-core machine.
@@ -513,3 +514,27 @@ def test_start_instant_comes_from_the_launcher_under_bash(
     _, line = ext.wait_for_line("registered for SHUTDOWN")
     assert line.endswith(f"(start instant from {source})")
     harness.api.wait_for("/event/next", PROMPT_S)
+
+
+@pytest.mark.parametrize("version", ["3.9", "3.10", "3.11", "3.12"])
+def test_runs_on_older_pythons(version: str, tmp_path: Path) -> None:
+    """A layer can meet any runtime: an extension that crashes breaks the whole function, even
+    one that does not use the library, so it keeps to syntax that Python 3.8+ parses."""
+    found = subprocess.run(
+        [str(REPO / "scripts" / "find-python"), version], capture_output=True, text=True
+    )
+    if found.returncode != 0:
+        pytest.skip(f"python{version} is not installed")
+    (tmp_path / "python3").symlink_to(found.stdout.strip())
+    with FakeExtensionsApi() as api:
+        harness = Harness(api, tmp_path)
+        ext = harness.start(WARMING_TIMEOUT="8s")
+        try:
+            ext.wait_for_line("hold started", timeout=10)  # the first run compiles its .pyc
+            assert harness.report() == (202, b'{"status":"accepted"}')
+            api.wait_for("/event/next", PROMPT_S)
+            api.send_shutdown()
+            assert ext.wait_exit(PROMPT_S) == 0
+        finally:
+            ext.stop()
+    assert_clean(ext.output)
