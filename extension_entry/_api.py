@@ -78,7 +78,7 @@ class ExtensionsApi:
 
     def next_event(self, identifier: str) -> dict[str, object]:
         """Block until the next event (no timeout: the sandbox may be frozen in here)."""
-        import json  # loaded after register (ReportListener.preload); free by now
+        import json  # loaded after register with the report listener; free by now
 
         headers = {"Lambda-Extension-Identifier": identifier}
         body = self._call("GET", "/event/next", b"", headers, None).body
