@@ -52,12 +52,12 @@ def _free_port() -> int:
         return port
 
 
-def _sandbox(layer: Path, env: dict[str, str], lines: list[str]) -> Sandbox:
+def _sandbox(layer: Path, env: dict[str, str], lines: list[str], steps: int = STEPS) -> Sandbox:
     spec = FunctionSpec(
         code_dir=FUNCTIONS / "warm",
         handler="warm_app.handler",
         layers=[layer],
-        environment={"INIT_STEPS": str(STEPS), "WARMUP_PORT": str(_free_port()), **env},
+        environment={"INIT_STEPS": str(steps), "WARMUP_PORT": str(_free_port()), **env},
         name="warmup-e2e",
         timeout_s=5.0,
     )
@@ -90,11 +90,14 @@ def test_extension_holds_init_until_the_inits_are_done(tmp_path: Path) -> None:
 def test_without_extension_the_first_invocation_waits(tmp_path: Path) -> None:
     lines: list[str] = []
     layer = _compose_layer(tmp_path / "layer", extension=False)
-    with _sandbox(layer, {}, lines) as sandbox:
+    steps = 150  # 1.5 s of work: more than INIT takes even on a loaded machine
+    with _sandbox(layer, {}, lines, steps) as sandbox:
         init = sandbox.start()
         assert init.status == "success", lines
         assert init.extensions_registered_ms == {}
-        assert init.duration_ms < STEPS * 10, "INIT should end at the runtime's next"
+        assert init.runtime_next_ms is not None
+        assert init.duration_ms - init.runtime_next_ms < 50, "INIT should end at runtime's next"
+        assert init.duration_ms < steps * 10
         idle = 0.4
         time.sleep(idle)  # frozen: the warm loop makes no progress
         result = sandbox.invoke({})
@@ -104,7 +107,7 @@ def test_without_extension_the_first_invocation_waits(tmp_path: Path) -> None:
         assert out["finished_at"] >= out["entered_at"]
         # The work left at the end of INIT was still left after the idle time: the first
         # invocation waited for it (minus one overdue 10 ms step that fires on thaw).
-        remaining_ms = STEPS * 10 - init.duration_ms
+        remaining_ms = steps * 10 - init.duration_ms
         assert result.duration_ms >= remaining_ms - 100, (result.duration_ms, init.duration_ms)
         second = sandbox.invoke({})
         assert second.json()["done_on_entry"] is True

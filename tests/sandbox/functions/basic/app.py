@@ -53,6 +53,9 @@ def sleepy(event: Any, context: Any) -> Any:
 
 def ticks(event: Any, context: Any) -> Any:
     """The largest gap between ticker samples, and how many there are."""
+    deadline = time.monotonic() + 2.0
+    while len(_ticks) < 3 and time.monotonic() < deadline:  # a loaded machine: let it start
+        time.sleep(0.005)
     samples = list(_ticks)
     gaps = [b - a for a, b in itertools.pairwise(samples)]
     return {"count": len(samples), "max_gap": max(gaps, default=0.0), "last": samples[-1]}
