@@ -4,8 +4,10 @@ Covers what ``sam local invoke`` needs from ``AWS::Serverless::Function``: CodeU
 Runtime, Layers (logical ids of ``AWS::Serverless::LayerVersion`` resources in the same template,
 whose ContentUri is the layer's ``/opt`` content), Environment.Variables, Timeout, MemorySize,
 FunctionName, and the template's ``Globals.Function``. Intrinsics are resolved where that is
-possible offline: ``Ref`` to parameters and pseudo parameters, ``Fn::Sub`` with those, ``Fn::Join``;
-anything else makes the value unresolved (the variable is left out, with a warning).
+possible offline: ``Ref`` to parameters and pseudo parameters, ``Ref`` to a resource (its logical
+id, as ``sam local invoke`` does; an SSM parameter's Name when the template gives it), ``Fn::Sub``
+with those, ``Fn::Join``; anything else makes the value unresolved (the variable is left out,
+with a warning).
 """
 
 from __future__ import annotations
@@ -218,6 +220,15 @@ class Template:
             return pseudo[name]
         if name in self.parameters:
             return self.parameters[name]
+        res = self.resources.get(name) if isinstance(name, str) else None
+        if isinstance(res, dict):
+            # What CloudFormation would give is known only after a deploy; like `sam local
+            # invoke`, use the logical id, except where the template itself says the value.
+            if res.get("Type") == "AWS::SSM::Parameter":
+                ssm_name = self._resolve((res.get("Properties") or {}).get("Name"))
+                if isinstance(ssm_name, str):
+                    return ssm_name
+            return name
         return _Unresolved({"Ref": name})
 
 

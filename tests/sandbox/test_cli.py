@@ -35,6 +35,8 @@ def test_template_function_spec() -> None:
         "REGION_SUB": "eu-west-1-hi",
         "OVERRIDDEN": "from-env-vars",
         "JOINED": "a/hi",
+        "TABLE_NAME": "Table",  # a resource's Ref: its logical id, as in `sam local invoke`
+        "PARAMETER_NAME": "/local/greeting",
     }
     assert any("TABLE_ARN" in w for w in template.warnings)
     assert any("elsewhere" in w for w in template.warnings)
