@@ -17,7 +17,7 @@ from .exceptions import SettingsError
 
 logger = logging.getLogger("lambda_warmup")
 
-_DURATION = re.compile(r"(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m)?")
+_DURATION = re.compile(r"(?P<number>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>ms|s|m)?")
 _UNIT_SECONDS = {None: 0.001, "ms": 0.001, "s": 1.0, "m": 60.0}
 DURATION_FORMS = "a number of milliseconds, or with a unit: 2500, 2500ms, 2.5s, 1m"
 
@@ -35,14 +35,14 @@ def parse_duration(name: str, raw: str) -> float:
 
 def parse_port(name: str, raw: str) -> int:
     text = raw.strip()
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
         raise SettingsError(f"{name}={raw!r} is not a port; use a whole number from 1 to 65535")
     return int(text)
 
 
 def parse_positive_int(name: str, raw: str) -> int:
     text = raw.strip()
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise SettingsError(f"{name}={raw!r} is not a count; use a whole number of 1 or more")
     return int(text)
 

@@ -24,7 +24,7 @@ def test_duration_forms(raw, seconds):
     assert parse_duration("WARMUP_INIT_TIMEOUT", raw) == pytest.approx(seconds)
 
 
-@pytest.mark.parametrize("raw", ["abc", "-5", "1e4", "3 sec", "s", "1.5.2", "inf"])
+@pytest.mark.parametrize("raw", ["abc", "-5", "1e4", "3 sec", "s", "1.5.2", "inf", "٣s", "2.5S"])
 def test_bad_duration_names_the_setting_and_the_forms(raw):
     with pytest.raises(SettingsError) as caught:
         parse_duration("WARMUP_INIT_TIMEOUT", raw)
@@ -35,7 +35,7 @@ def test_bad_duration_names_the_setting_and_the_forms(raw):
     assert "\n" not in message
 
 
-@pytest.mark.parametrize("raw", ["0", "65536", "http", "-1", "80.5"])
+@pytest.mark.parametrize("raw", ["0", "65536", "http", "-1", "80.5", "²", "٩٠٠٠"])
 def test_bad_port(raw):
     with pytest.raises(SettingsError, match=r"WARMUP_PORT.*1 to 65535"):
         parse_port("WARMUP_PORT", raw)
