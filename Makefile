@@ -1,10 +1,11 @@
-# One command per job: `make test` (README's test command, called by .ci/run), `make check`.
+# One command per job: `make test` (README's test command, called by .ci/run), `make check`,
+# `make build` (sam build), `make demo` (README's first command).
 SHELL := /bin/bash
 PYTHON_VERSION ?= 3.13
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test check lint typecheck unit clean
+.PHONY: test check lint typecheck unit clean build demo
 
 $(BIN)/.installed: pyproject.toml
 	@if [ ! -x $(BIN)/python ]; then \
@@ -19,9 +20,19 @@ $(BIN)/.installed: pyproject.toml
 	.venv-sam/bin/python -m pip install -q --disable-pip-version-check aws-sam-cli cfn-lint
 	@touch $@
 
-# Lint, type-check, then every test (unit, functional, e2e).
-test: check
+# Lint, type-check, then every test (unit, functional, e2e; tests/template runs sam and cfn-lint).
+test: check .venv-sam/.installed
 	$(BIN)/pytest
+
+# sam build (the layer through layer/Makefile, the sample functions) into .aws-sam/build.
+# sam needs python$(PYTHON_VERSION) itself on PATH: pyenv's shims refuse versions not selected.
+SAM_ENV = SAM_CLI_TELEMETRY=0 PATH="$$(dirname "$$(scripts/find-python $(PYTHON_VERSION))"):$$PATH"
+build: .venv-sam/.installed
+	$(SAM_ENV) .venv-sam/bin/sam build
+
+# The demo: the built sample in the local sandbox, with and without the extension's hold.
+demo: build $(BIN)/.installed
+	$(BIN)/python -m demo
 
 check: lint typecheck
 

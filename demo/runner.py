@@ -1,0 +1,170 @@
+"""Runs the SAM-built samples in the local sandbox and tabulates what a Lambda user would see."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from lambda_sandbox import FunctionSpec, InitType, Sandbox
+from lambda_sandbox._template import load_template
+
+EVENT = {"query": "oak chair", "quantity": 2}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    function: str
+    """Logical id in the template."""
+    init_type: InitType
+    hold: bool
+    """``WARMING_TIMEOUT`` as the template sets it (the extension holds INIT), or unset."""
+
+    @property
+    def label(self) -> str:
+        sample = "async" if "Async" in self.function else "sync"
+        start = "on-demand" if self.init_type == "on-demand" else "provisioned"
+        return f"{sample:<5} {start:<11} {'yes' if self.hold else 'no':<4}"
+
+
+SCENARIOS = [
+    Scenario("QuotesAsyncFunction", "on-demand", hold=False),
+    Scenario("QuotesAsyncFunction", "on-demand", hold=True),
+    Scenario("QuotesAsyncFunction", "provisioned-concurrency", hold=False),
+    Scenario("QuotesAsyncFunction", "provisioned-concurrency", hold=True),
+    Scenario("QuotesSyncFunction", "provisioned-concurrency", hold=False),
+    Scenario("QuotesSyncFunction", "provisioned-concurrency", hold=True),
+]
+
+
+@dataclass
+class Outcome:
+    scenario: Scenario
+    init_ms: float
+    first_ms: float
+    pending_on_arrival: list[str]
+    inits: int
+    warm_ms: float
+    response: dict[str, Any]
+
+    @property
+    def caller_waited_ms(self) -> float:
+        """What the first request's caller waited: on-demand, INIT happens inside the request."""
+        if self.scenario.init_type == "on-demand":
+            return self.init_ms + self.first_ms
+        return self.first_ms
+
+
+def function_spec(
+    build_dir: Path, logical_id: str, environment: Mapping[str, str], *, hold: bool
+) -> FunctionSpec:
+    """The function as ``sam build`` left it, plus ``environment``; without ``WARMING_TIMEOUT``
+    when ``hold`` is false (the layer's extension then registers and lets INIT end at once)."""
+    spec = load_template(build_dir / "template.yaml").function(logical_id)
+    env = {**spec.environment, **environment, "WARMUP_PORT": str(_free_port())}
+    if not hold:
+        env.pop("WARMING_TIMEOUT", None)
+    elif not env.get("WARMING_TIMEOUT"):
+        raise ValueError(f"{logical_id}: the template sets no WARMING_TIMEOUT")
+    return dataclasses.replace(spec, environment=env)
+
+
+def run(
+    spec: FunctionSpec,
+    scenario: Scenario,
+    *,
+    idle_s: float,
+    warm_invocations: int,
+    log: IO[str] | Callable[[str], None] | None,
+) -> Outcome:
+    """One execution environment: INIT, the first invocation, then warm ones.
+
+    On-demand, the request arrives first and INIT runs inside it. Provisioned, INIT runs ahead,
+    then the environment sits frozen for ``idle_s`` before the first request, as it does between
+    provisioning and traffic.
+    """
+    with Sandbox(spec, init_type=scenario.init_type, shutdown_budget_s=1.0, log=log) as sandbox:
+        if scenario.init_type == "on-demand":
+            first = sandbox.invoke(EVENT)
+            init = sandbox.inits[-1]
+        else:
+            init = sandbox.start()
+            if init.status != "success":
+                raise RuntimeError(f"{scenario.label}: INIT {init.status}: {init.error}")
+            time.sleep(idle_s)  # frozen: nothing in the sandbox runs
+            first = sandbox.invoke(EVENT)
+        if first.status != "success":
+            raise RuntimeError(
+                f"{scenario.label}: first invocation {first.status}: {first.payload!r}"
+            )
+        warm = [sandbox.invoke(EVENT) for _ in range(warm_invocations)]
+    if any(w.status != "success" for w in warm):
+        raise RuntimeError(f"{scenario.label}: a warm invocation failed")
+    response = first.json()
+    return Outcome(
+        scenario=scenario,
+        init_ms=init.duration_ms,
+        first_ms=first.duration_ms,
+        pending_on_arrival=list(response["arrival"]["pending_inits"]),
+        inits=len(response["arrival"]["inits"]),
+        warm_ms=statistics.median(w.duration_ms for w in warm),
+        response=response,
+    )
+
+
+def table(outcomes: list[Outcome]) -> str:
+    """The outcomes as a text table, one row per execution environment."""
+    head = [
+        "sample",
+        "start",
+        "hold",
+        "INIT",
+        "1st invocation",
+        "inits done on arrival",
+        "1st caller waited",
+        "warm invocation",
+    ]
+    rows = [head]
+    for o in outcomes:
+        done = o.inits - len(o.pending_on_arrival)
+        found = f"{done} of {o.inits}" + (
+            f" (waited for {', '.join(o.pending_on_arrival)})" if o.pending_on_arrival else ""
+        )
+        sample, start, hold = o.scenario.label.split()
+        rows.append(
+            [
+                sample,
+                start,
+                hold,
+                f"{o.init_ms:.0f} ms",
+                f"{o.first_ms:.0f} ms",
+                found,
+                f"{o.caller_waited_ms:.0f} ms",
+                f"{o.warm_ms:.1f} ms",
+            ]
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    right = {3, 4, 6, 7}  # durations
+
+    def line(row: list[str]) -> str:
+        cells = [
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        return "  ".join(cells).rstrip()
+
+    lines = [line(rows[0]), "  ".join("-" * w for w in widths)]
+    lines += [line(row) for row in rows[1:]]
+    return "\n".join(lines)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

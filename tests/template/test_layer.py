@@ -1,0 +1,65 @@
+"""The layer `sam build` makes: what runs in Lambda, byte-compiled for the runtime, nothing else."""
+
+from __future__ import annotations
+
+import importlib.util
+import stat
+from pathlib import Path
+
+import pytest
+
+from .conftest import PYTHON_VERSION
+
+TAG = f"cpython-{PYTHON_VERSION.replace('.', '')}"
+DEPENDENCIES = {"anyio", "certifi", "h11", "httpcore", "httpx", "idna"}
+MAX_BYTES = 8 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def layer(built: Path) -> Path:
+    return built / "WarmupLayer"
+
+
+def test_layout(layer: Path) -> None:
+    assert sorted(p.name for p in layer.iterdir()) == ["extension_entry", "extensions", "python"]
+    assert [p.name for p in (layer / "extensions").iterdir()] == ["lambda-warmup"]
+    python = {p.name for p in (layer / "python").iterdir()}
+    packages = {n for n in python if not n.endswith(".dist-info") and n != "__pycache__"}
+    assert packages == {"lambda_warmup", "typing_extensions.py", *DEPENDENCIES}
+    assert (layer / "extension_entry" / "__main__.py").is_file()
+
+
+def test_launcher_is_executable_with_lf_endings(layer: Path) -> None:
+    launcher = layer / "extensions" / "lambda-warmup"
+    mode = launcher.stat().st_mode
+    assert stat.S_ISREG(mode)
+    assert mode & 0o111 == 0o111, oct(mode)
+    data = launcher.read_bytes()
+    assert data.startswith(b"#!/bin/sh\n")
+    assert b"\r" not in data
+
+
+def test_no_tests_sandbox_or_dev_files(layer: Path) -> None:
+    names = {part for path in layer.rglob("*") for part in path.relative_to(layer).parts}
+    for unwanted in ["tests", "test", "lambda_sandbox", "samples", "demo", "bin", "Makefile"]:
+        assert unwanted not in names
+
+
+def test_every_module_is_byte_compiled_for_the_runtime(layer: Path) -> None:
+    sources = [p for p in layer.rglob("*.py")]
+    assert len(sources) > 50
+    for source in sources:
+        pyc = Path(importlib.util.cache_from_source(str(source)))
+        pyc = pyc.with_name(pyc.name.replace(pyc.name.split(".")[-2], TAG))
+        assert pyc.is_file(), source
+        # unchecked-hash .pyc (PEP 552: flags 0b01): valid whatever the files' mtimes after a
+        # copy or zip; a timestamp .pyc could be found stale, and /opt is read-only on Lambda.
+        assert int.from_bytes(pyc.read_bytes()[4:8], "little") == 0b01, pyc
+    for pyc in layer.rglob("*.pyc"):
+        assert pyc.name.endswith(f".{TAG}.pyc"), pyc  # no other interpreter's caches
+        assert pyc.parent.name == "__pycache__"
+
+
+def test_size(layer: Path) -> None:
+    size = sum(p.stat().st_size for p in layer.rglob("*") if p.is_file())
+    assert size < MAX_BYTES, f"layer is {size / 1e6:.1f} MB"

@@ -1,0 +1,82 @@
+"""The SAM-built samples in the local sandbox, against moto and the demo's quotes API.
+
+Provisioned concurrency (INIT ahead, then a frozen idle gap) shows the extension's work: with
+``WARMING_TIMEOUT`` the first invocation finds every init done; without, it finds them pending
+(they sat frozen with the sandbox) and waits for them itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from demo import runner, services
+from lambda_sandbox import FunctionSpec
+
+pytestmark = pytest.mark.e2e
+
+CATALOG_SIZE = "50000"  # ~0.2 s of catalog; the sample's default takes ~1 s
+
+
+@pytest.fixture(scope="module")
+def local() -> Iterator[services.LocalServices]:
+    with services.start() as local:
+        yield local
+
+
+def _spec(built: Path, local: services.LocalServices, function: str, *, hold: bool) -> FunctionSpec:
+    spec = runner.function_spec(built, function, local.function_environment(), hold=hold)
+    return dataclasses.replace(spec, environment={**spec.environment, "CATALOG_SIZE": CATALOG_SIZE})
+
+
+def _check_quotes(outcome: runner.Outcome) -> None:
+    response = outcome.response
+    assert response["query"] == runner.EVENT["query"]
+    assert len(response["quotes"]) == 3
+    for quote in response["quotes"]:
+        assert set(str(runner.EVENT["query"]).split()) <= set(quote["name"].split())
+        # The API answered: the token from Secrets Manager and the URL from SSM were right.
+        assert quote["price"]["total"] == pytest.approx(quote["price"]["unit"] * 2)
+
+
+def test_async_sample_provisioned_with_hold_finds_inits_done(
+    built: Path, local: services.LocalServices
+) -> None:
+    scenario = runner.Scenario("QuotesAsyncFunction", "provisioned-concurrency", hold=True)
+    spec = _spec(built, local, scenario.function, hold=True)
+    assert spec.environment["WARMING_TIMEOUT"] == "10s"  # the template parameter's default
+    lines: list[str] = []
+    outcome = runner.run(spec, scenario, idle_s=0.2, warm_invocations=2, log=lines.append)
+    assert outcome.response["arrival"] == {
+        "inits": ["settings", "api", "catalog"],
+        "pending_inits": [],
+    }
+    _check_quotes(outcome)
+    held = [line for line in lines if "released after" in line]
+    assert len(held) == 1, lines
+    assert "report ok" in held[0]
+    assert outcome.first_ms < outcome.init_ms
+
+
+def test_async_sample_provisioned_without_hold_waits_in_the_first_invocation(
+    built: Path, local: services.LocalServices
+) -> None:
+    scenario = runner.Scenario("QuotesAsyncFunction", "provisioned-concurrency", hold=False)
+    spec = _spec(built, local, scenario.function, hold=False)
+    assert "WARMING_TIMEOUT" not in spec.environment
+    lines: list[str] = []
+    outcome = runner.run(spec, scenario, idle_s=0.2, warm_invocations=2, log=lines.append)
+    assert outcome.pending_on_arrival, "INIT ended at the runtime's next, before the inits"
+    _check_quotes(outcome)
+    assert outcome.first_ms > outcome.warm_ms
+
+
+def test_sync_sample_on_demand_with_hold(built: Path, local: services.LocalServices) -> None:
+    scenario = runner.Scenario("QuotesSyncFunction", "on-demand", hold=True)
+    spec = _spec(built, local, scenario.function, hold=True)
+    outcome = runner.run(spec, scenario, idle_s=0, warm_invocations=1, log=None)
+    assert outcome.pending_on_arrival == []
+    _check_quotes(outcome)

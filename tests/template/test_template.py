@@ -1,0 +1,135 @@
+"""template.yaml: valid for SAM and cfn-lint, and wired as the README says."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.version import Version
+
+from lambda_sandbox._template import load_template
+from lambda_warmup import SettingsError
+from lambda_warmup._settings import parse_duration
+
+from .conftest import PYTHON_VERSION, REPO, sam_env
+
+TEMPLATE = REPO / "template.yaml"
+
+
+def _template() -> dict[str, Any]:
+    return load_template(TEMPLATE).document
+
+
+def test_sam_validate_lint(sam_bin: Path) -> None:
+    proc = subprocess.run(
+        [sam_bin / "sam", "validate", "--lint", "--template-file", TEMPLATE],
+        cwd=REPO,
+        env=sam_env(),
+        capture_output=True,
+        text=True,
+        timeout=50,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "is a valid SAM Template" in proc.stdout
+
+
+def test_cfn_lint(sam_bin: Path) -> None:
+    proc = subprocess.run(
+        [sam_bin / "cfn-lint", TEMPLATE], capture_output=True, text=True, timeout=50
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_warming_timeout_is_a_parameter_wired_to_every_function() -> None:
+    doc = _template()
+    param = doc["Parameters"]["WarmingTimeout"]
+    default = parse_duration("WARMING_TIMEOUT", param["Default"])
+    assert 0 < default <= 10.0  # a hold, cut to the on-demand INIT budget anyway
+    # CloudFormation's AllowedPattern accepts what the extension and the library parse.
+    for good in [param["Default"], "0", "2500", "2500ms", "2.5s", "1m", " 3 s "]:
+        assert re.fullmatch(param["AllowedPattern"], good), good
+        parse_duration("WARMING_TIMEOUT", good)
+    for bad in ["", "-1", "1h", "2.5S", "fast", ".5s"]:
+        assert not re.fullmatch(param["AllowedPattern"], bad), bad
+        with pytest.raises(SettingsError):
+            parse_duration("WARMING_TIMEOUT", bad)
+    env = doc["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["WARMING_TIMEOUT"] == {"Ref": "WarmingTimeout"}
+    functions = [r for r in doc["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
+    assert len(functions) == 2
+    for fn in functions:
+        assert "WARMING_TIMEOUT" not in fn["Properties"].get("Environment", {}).get("Variables", {})
+        assert fn["Properties"].get("Layers", doc["Globals"]["Function"]["Layers"]) == [
+            {"Ref": "WarmupLayer"}
+        ]
+
+
+def test_runtime_layer_and_outputs_agree() -> None:
+    doc = _template()
+    runtime = doc["Globals"]["Function"]["Runtime"]
+    assert runtime == f"python{PYTHON_VERSION}"
+    layer = doc["Resources"]["WarmupLayer"]
+    assert layer["Type"] == "AWS::Serverless::LayerVersion"
+    assert layer["Metadata"] == {"BuildMethod": "makefile"}
+    assert layer["Properties"]["CompatibleRuntimes"] == [runtime]
+    assert layer["Properties"]["ContentUri"] == "layer/"
+    makefile = (REPO / "layer" / "Makefile").read_text()
+    assert f"PYTHON_VERSION ?= {PYTHON_VERSION}\n" in makefile
+    assert "build-WarmupLayer:" in makefile
+    assert doc["Outputs"]["WarmupLayerArn"]["Value"] == {"Ref": "WarmupLayer"}
+
+
+def _pins() -> dict[str, Version]:
+    pins: dict[str, Version] = {}
+    for line in (REPO / "layer" / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            req = Requirement(line)
+            (spec,) = req.specifier
+            assert spec.operator == "==", line
+            pins[_norm(req.name)] = Version(spec.version)
+    return pins
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_layer_pins_satisfy_the_library_and_each_other() -> None:
+    """layer/requirements.txt pins the library's dependencies and all theirs, within range."""
+    import importlib.metadata as md
+    import tomllib
+
+    pins = _pins()
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    env = {"python_version": PYTHON_VERSION, "extra": ""}
+    needed = [Requirement(r) for r in project["dependencies"]]
+    seen: set[str] = set()
+    while needed:
+        req = needed.pop()
+        if req.marker is not None and not req.marker.evaluate(env):
+            continue
+        name = _norm(req.name)
+        assert name in pins, f"{req} is needed but not pinned in layer/requirements.txt"
+        assert req.specifier.contains(pins[name], prereleases=True), (req, pins[name])
+        if name not in seen:
+            seen.add(name)
+            if md.version(req.name) == str(pins[name]):  # the tested version is installed here
+                needed += [Requirement(r) for r in md.requires(req.name) or []]
+    assert seen == set(pins), f"pinned but not needed: {set(pins) - seen}"
+
+
+@pytest.mark.parametrize("module", ["quotes_async", "quotes_sync"])
+def test_sample_handlers_exist(module: str) -> None:
+    doc = _template()
+    handlers = {
+        r["Properties"]["Handler"]
+        for r in doc["Resources"].values()
+        if r["Type"] == "AWS::Serverless::Function"
+    }
+    assert f"{module}.handler" in handlers
+    assert (REPO / "samples" / "quotes" / f"{module}.py").is_file()
