@@ -47,7 +47,6 @@ def test_modules_loaded_before_register_are_few_and_stdlib_only() -> None:
     """What ``python3 -E -s -S -m extension_entry`` loads up to ``register``'s connect."""
     code = f"""
 import sys
-from pathlib import Path
 import extension_entry.__main__ as entry
 from extension_entry import _net
 sock = _net.listen("127.0.0.1", {free_port()}, 8)  # as listen() does
