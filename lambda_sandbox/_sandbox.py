@@ -124,6 +124,8 @@ class InitResult:
     extensions_next_ms: dict[str, float]
     """Per extension name: when it first called ``event/next``, ms after INIT start."""
     error: dict[str, Any] | None = None
+    waiting_for: list[str] = field(default_factory=list)
+    """What INIT was still waiting for when it ended without success (e.g. ``holder: next``)."""
 
 
 @dataclass
@@ -150,6 +152,8 @@ class InvokeResult:
     """Per INVOKE-subscribed extension: when it called ``next`` again (its post-processing)."""
     logs: list[str]
     """Lines the runtime and extensions wrote during this invocation."""
+    waiting_for: list[str] = field(default_factory=list)
+    """On a timeout: what the invocation was still waiting for (``runtime: response``, ...)."""
 
     def json(self) -> Any:
         return json.loads(self.payload)
@@ -180,6 +184,8 @@ class _Extension:
     events_queue: deque[dict[str, Any]] = field(default_factory=deque)
     init_error: str | None = None
     exit_error: str | None = None
+    handling: str | None = None
+    """Request id of the INVOKE event the extension took and has not called next after yet."""
 
 
 @dataclass
@@ -700,6 +706,7 @@ class Sandbox:
             elif not ok:
                 status = "timeout"
         with self._cv:
+            waiting_for = [] if status == "success" else self._init_waiting_for()
             self._phase = "ready" if status == "success" else "init"
             self._ready = status == "success"
             runtime_started = self._runtime.started if self._runtime else None
@@ -721,6 +728,7 @@ class Sandbox:
                 e.name: rel(e.first_next) or 0.0 for e in exts if e.first_next is not None
             },
             error=error,
+            waiting_for=waiting_for,
         )
         self.inits.append(result)
         self._record(
@@ -733,8 +741,35 @@ class Sandbox:
             runtime_started_ms=result.runtime_started_ms,
             runtime_next_ms=result.runtime_next_ms,
             extensions_next_ms=result.extensions_next_ms,
+            waiting_for=waiting_for,
         )
         return result
+
+    def _init_waiting_for(self) -> list[str]:
+        registered = {e.name for e in self._extensions.values()}
+        out = [f"{name}: register" for name in sorted(self._external_names - registered)]
+        if registered >= self._external_names:
+            if self._runtime is None:
+                out.append("runtime: start")
+            elif not self._runtime_ready():
+                out.append("runtime: next")
+        out += [f"{e.name}: next" for e in self._extensions.values() if not e.waiting]
+        return out
+
+    def _invoke_waiting_for(self, inv: _Invocation) -> list[str]:
+        out = []
+        if not inv.taken:
+            out.append("runtime: next (to take the event)")
+        elif inv.answered is None:
+            out.append("runtime: response")
+        elif not self._runtime_waiting:
+            out.append("runtime: next")
+        out += [
+            f"{e.name}: next"
+            for e in self._extensions.values()
+            if "INVOKE" in e.events and not (e.waiting and not e.events_queue)
+        ]
+        return out
 
     def _all_registered(self) -> bool:
         names = {e.name for e in self._extensions.values() if e.external}
@@ -794,6 +829,7 @@ class Sandbox:
         response_ms: float | None = None
         runtime_done_ms: float | None = None
         extensions_done_ms: dict[str, float] = {}
+        waiting_for: list[str] = []
         memory = 0
         must_reset = False
 
@@ -810,6 +846,7 @@ class Sandbox:
         if suppressed is not None and suppressed.status != "success":
             if suppressed.status == "timeout":
                 status, error_type = "timeout", "Sandbox.Timedout"
+                waiting_for = suppressed.waiting_for
                 payload = _timeout_payload(request_id, spec.timeout_s)
             else:
                 status, error_type = "error", suppressed.error_type
@@ -862,12 +899,13 @@ class Sandbox:
                         if "INVOKE" in ext.events:
                             ext.events_queue.append(dict(event))
                     self._cv.notify_all()
-                    done = self._wait(
+                    self._wait(
                         lambda: self._invoke_done(inv) or self._invoke_crashed() is not None,
                         deadline,
                     )
                     crashed = self._invoke_crashed()
                     done = self._invoke_done(inv)
+                    waiting_for = [] if done else self._invoke_waiting_for(inv)
                 memory = self._memory_used_mb()
                 if inv.answered is not None:
                     response_ms = round((inv.answered - handed) * 1000, 3)
@@ -941,6 +979,7 @@ class Sandbox:
             runtime_done_ms=runtime_done_ms,
             extensions_done_ms=extensions_done_ms,
             logs=logs,
+            waiting_for=waiting_for if status == "timeout" else [],
         )
         self.invocations.append(result)
         self._platform_line(f"END RequestId: {request_id}")
@@ -972,6 +1011,7 @@ class Sandbox:
             restore_duration_ms=restore_ms,
             max_memory_used_mb=memory,
             suppressed_init=suppressed.status if suppressed else None,
+            waiting_for=result.waiting_for,
         )
         return result
 
@@ -1375,8 +1415,9 @@ class Sandbox:
             gen = self._gen
             ext.waiting = True
             inv = self._current
-            if inv is not None and inv.taken and "INVOKE" in ext.events:
+            if inv is not None and ext.handling == inv.request_id:
                 inv.extensions_done[ext.name] = time.monotonic()
+            ext.handling = None
             if ext.first_next is None:
                 ext.first_next = time.monotonic()
                 self._record("extension_next", name=ext.name, first=True, phase=self._phase)
@@ -1391,6 +1432,7 @@ class Sandbox:
                 return None
             event = ext.events_queue.popleft()
             ext.waiting = False
+            ext.handling = event.get("requestId")
             self._cv.notify_all()
         headers = [("Lambda-Extension-Event-Identifier", str(uuid.uuid4()))]
         if event["eventType"] == "INVOKE":

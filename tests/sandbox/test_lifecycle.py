@@ -130,6 +130,7 @@ def test_invocation_timeout_resets_the_sandbox(make_sandbox: MakeSandbox) -> Non
     assert time.monotonic() - started < 2.0
     assert result.status == "timeout"
     assert result.error_type == "Sandbox.Timedout"
+    assert result.waiting_for == ["runtime: response"]
     assert "Task timed out after 0.50 seconds" in result.json()["errorMessage"]
     assert any("Task timed out after 0.50 seconds" in line for line in lines)
     ok = sandbox.invoke({"sleep": 0})
@@ -238,6 +239,7 @@ def test_on_demand_init_limit_then_suppressed_init(make_sandbox: MakeSandbox) ->
     started = time.monotonic()
     init = sandbox.start()
     assert init.status == "timeout"
+    assert init.waiting_for == ["holder: next"]
     assert 500 <= init.duration_ms < 1500
     assert time.monotonic() - started < 3.0
     result = sandbox.invoke({"x": 1})
@@ -266,6 +268,7 @@ def test_init_that_never_ends_times_out_the_first_invocation(make_sandbox: MakeS
     assert result.suppressed_init is not None
     assert result.suppressed_init.status == "timeout"
     assert [i.status for i in sandbox.inits] == ["timeout", "timeout"]
+    assert result.waiting_for == ["holder: next"]
 
 
 @pytest.mark.parametrize(
