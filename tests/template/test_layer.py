@@ -60,6 +60,19 @@ def test_every_module_is_byte_compiled_for_the_runtime(layer: Path) -> None:
         assert pyc.parent.name == "__pycache__"
 
 
+def test_pure_python_so_one_layer_serves_both_architectures(layer: Path) -> None:
+    assert not [p for p in layer.rglob("*") if p.suffix in {".so", ".pyd"} or ".so." in p.name]
+    assert all(
+        "Root-Is-Purelib: true" in wheel.read_text()
+        for wheel in (layer / "python").glob("*.dist-info/WHEEL")
+    )
+
+
+def test_pyc_name_the_paths_lambda_runs_them_from(layer: Path) -> None:
+    data = (layer / "python" / "lambda_warmup" / "__pycache__" / f"_warmup.{TAG}.pyc").read_bytes()
+    assert b"/opt/python/lambda_warmup/_warmup.py" in data
+
+
 def test_size(layer: Path) -> None:
     size = sum(p.stat().st_size for p in layer.rglob("*") if p.is_file())
     assert size < MAX_BYTES, f"layer is {size / 1e6:.1f} MB"
