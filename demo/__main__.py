@@ -1,12 +1,17 @@
 """``python -m demo``: run the SAM-built samples in the local sandbox; print what they showed.
 
-``make demo`` builds first (``sam build``) and then runs this.
+``make demo`` builds first (``sam build``) and then runs this. ``python -m demo --serve`` only
+starts the local services and writes the ``--env-vars`` file for ``python -m lambda_sandbox local
+invoke``, to run the samples by hand.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -45,10 +50,17 @@ def main(argv: list[str] | None = None) -> int:
         default=ROOT / ".aws-sam" / "demo.log",
         help="where the functions' and the sandbox's log lines go",
     )
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="only start moto and the quotes API, and write an --env-vars file for local invoke",
+    )
     args = parser.parse_args(argv)
     if not (args.build_dir / "template.yaml").is_file():
         sys.stderr.write(f"demo: no {args.build_dir}/template.yaml; run `make build` first\n")
         return 2
+    if args.serve:
+        return serve(args.build_dir)
     out = sys.stdout
     out.write("Starting moto (SSM, Secrets Manager) and the quotes API on 127.0.0.1 ...\n")
     args.log.parent.mkdir(parents=True, exist_ok=True)
@@ -85,6 +97,32 @@ def main(argv: list[str] | None = None) -> int:
     )
     out.write(f"\nLogs of every run: {args.log}\n")
     return 0
+
+
+def serve(build_dir: Path) -> int:
+    """Keeps the local services up until Ctrl-C, for ``lambda_sandbox local invoke`` by hand."""
+    env_file = build_dir.parent / "demo-env.json"
+    with services.start() as local:
+        # SAM's --env-vars format; the template declares these variables, so they may be set.
+        env_file.write_text(json.dumps({"Parameters": local.function_environment()}, indent=2))
+        template = build_dir / "template.yaml"
+        sys.stdout.write(
+            f"moto at {local.aws_endpoint}, the quotes API at {local.api_url}.\n"
+            f"In another shell, from {ROOT}:\n\n"
+            f"  .venv/bin/python -m lambda_sandbox local invoke QuotesAsyncFunction \\\n"
+            f"      -t {_short(template)} -n {_short(env_file)} -e samples/events/quote.json \\\n"
+            f"      --init-type provisioned-concurrency --invocations 2 --idle 1\n\n"
+            "Ctrl-C stops the services.\n"
+        )
+        sys.stdout.flush()
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+    return 0
+
+
+def _short(path: Path) -> str:
+    path = path.resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 if __name__ == "__main__":

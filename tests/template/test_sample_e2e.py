@@ -8,6 +8,9 @@ Provisioned concurrency (INIT ahead, then a frozen idle gap) shows the extension
 from __future__ import annotations
 
 import dataclasses
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +18,8 @@ import pytest
 
 from demo import runner, services
 from lambda_sandbox import FunctionSpec
+
+from .conftest import REPO
 
 pytestmark = pytest.mark.e2e
 
@@ -80,3 +85,35 @@ def test_sync_sample_on_demand_with_hold(built: Path, local: services.LocalServi
     outcome = runner.run(spec, scenario, idle_s=0, warm_invocations=1, log=None)
     assert outcome.pending_on_arrival == []
     _check_quotes(outcome)
+
+
+def test_cli_local_invoke_of_the_built_template(
+    built: Path, local: services.LocalServices, tmp_path: Path
+) -> None:
+    """The README's way by hand: ``local invoke`` with an ``--env-vars`` file, as with SAM."""
+    env_file = tmp_path / "env.json"
+    env_file.write_text(json.dumps({"Parameters": local.function_environment()}))
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lambda_sandbox",
+            "local",
+            "invoke",
+            "QuotesSyncFunction",
+            "-t",
+            built / "template.yaml",
+            "-n",
+            env_file,
+            "-e",
+            REPO / "samples" / "events" / "quote.json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=50,
+    )
+    assert proc.returncode == 0, proc.stderr
+    response = json.loads(proc.stdout)
+    assert len(response["quotes"]) == 3, proc.stderr
+    assert "REPORT RequestId" in proc.stderr
+    assert "released after" in proc.stderr  # the extension held INIT (WARMING_TIMEOUT=10s)

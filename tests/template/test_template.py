@@ -68,6 +68,19 @@ def test_warming_timeout_is_a_parameter_wired_to_every_function() -> None:
         ]
 
 
+def test_local_aws_endpoint_is_unset_on_aws() -> None:
+    """``AWS_ENDPOINT_URL`` exists only when ``LocalAwsEndpoint`` is given (moto, LocalStack)."""
+    doc = _template()
+    assert doc["Parameters"]["LocalAwsEndpoint"]["Default"] == ""
+    assert doc["Conditions"]["UseLocalAwsEndpoint"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "LocalAwsEndpoint"}, ""]}]
+    }
+    env = doc["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["AWS_ENDPOINT_URL"] == {
+        "Fn::If": ["UseLocalAwsEndpoint", {"Ref": "LocalAwsEndpoint"}, {"Ref": "AWS::NoValue"}]
+    }
+
+
 def test_runtime_layer_and_outputs_agree() -> None:
     doc = _template()
     runtime = doc["Globals"]["Function"]["Runtime"]
