@@ -1117,6 +1117,10 @@ class Sandbox:
                     )
                 elif proc is not None and proc.exited is None:
                     proc.popen.kill()
+            registered = {e.name for e in external}
+            for name, proc in self._launched.items():
+                if name not in registered and proc.exited is None:
+                    proc.popen.kill()  # never registered: nothing to tell it
             self._cv.notify_all()
             self._wait(
                 lambda: all(p.exited is not None for p in self._procs if p.kind == "extension"),

@@ -53,9 +53,12 @@ def sleepy(event: Any, context: Any) -> Any:
 
 def ticks(event: Any, context: Any) -> Any:
     """The largest gap between ticker samples, and how many there are."""
+    # Wait (bounded) for the ticker to have started and to have ticked once since this call
+    # began: right after a thaw the handler can run before the ticker thread has.
     deadline = time.monotonic() + 2.0
-    while len(_ticks) < 3 and time.monotonic() < deadline:  # a loaded machine: let it start
-        time.sleep(0.005)
+    seen = len(_ticks)
+    while (len(_ticks) < 3 or len(_ticks) == seen) and time.monotonic() < deadline:
+        time.sleep(0.001)
     samples = list(_ticks)
     gaps = [b - a for a, b in itertools.pairwise(samples)]
     return {"count": len(samples), "max_gap": max(gaps, default=0.0), "last": samples[-1]}
