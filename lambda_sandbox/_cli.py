@@ -80,6 +80,10 @@ def _invoke(args: argparse.Namespace) -> int:
         event = Path(args.event).read_bytes()
     else:
         event = b"{}"
+    try:
+        json.loads(event)
+    except ValueError as exc:  # Lambda refuses such a payload before any sandbox sees it
+        raise ValueError(f"the event is not valid JSON: {exc}") from None
     with Sandbox(
         spec,
         init_type=args.init_type,

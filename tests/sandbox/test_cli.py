@@ -126,3 +126,30 @@ def test_cli_reports_a_bad_template(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "cannot read template" in proc.stderr
+
+
+@pytest.mark.e2e
+def test_cli_refuses_an_event_that_is_not_json(tmp_path: Path) -> None:
+    event = tmp_path / "event.json"
+    event.write_text("{not json")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lambda_sandbox",
+            "local",
+            "invoke",
+            "RaisesFunction",
+            "-t",
+            str(TEMPLATE),
+            "-e",
+            str(event),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=30,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "the event is not valid JSON" in proc.stderr
