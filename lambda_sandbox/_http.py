@@ -119,7 +119,9 @@ class HttpServer:
             with conn, cast(IO[bytes], conn.makefile("rb", buffering=65536)) as rfile:
                 while True:
                     try:
-                        request = _read_request(rfile)
+                        request = _read_request(
+                            rfile, lambda: conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+                        )
                     except _BadRequestError as exc:
                         _send(conn, Response(400, str(exc).encode()), close=True)
                         return
@@ -146,7 +148,7 @@ def _readline(rfile: IO[bytes]) -> bytes:
     return line
 
 
-def _read_request(rfile: IO[bytes]) -> Request | None:
+def _read_request(rfile: IO[bytes], send_continue: Callable[[], None]) -> Request | None:
     line = _readline(rfile)
     while line in (b"\r\n", b"\n"):  # tolerate stray CRLF between requests
         line = _readline(rfile)
@@ -171,6 +173,8 @@ def _read_request(rfile: IO[bytes]) -> Request | None:
         if not sep:
             raise _BadRequestError(f"bad header line {line[:100]!r}")
         headers[name.strip().lower()] = value.strip()
+    if headers.get("expect", "").lower() == "100-continue":
+        send_continue()  # curl waits up to 1 s for this before sending a body over 1 KiB
     if "chunked" in headers.get("transfer-encoding", "").lower():
         body = _read_chunked(rfile)
     else:

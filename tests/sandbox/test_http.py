@@ -93,3 +93,13 @@ def test_bad_request_line(server: tuple[HttpServer, list[Request]]) -> None:
         sock.sendall(b"NONSENSE\r\n\r\n")
         assert _read_response(sock).startswith(b"HTTP/1.1 400")
     assert seen == []
+
+
+def test_expect_100_continue(server: tuple[HttpServer, list[Request]]) -> None:
+    srv, seen = server
+    with _connect(srv) as sock:
+        sock.sendall(b"POST /x HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n")
+        assert sock.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(b"abc")
+        assert _read_response(sock).startswith(b"HTTP/1.1 202")
+    assert seen[0].body == b"abc"
