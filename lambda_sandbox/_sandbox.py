@@ -1174,7 +1174,7 @@ class Sandbox:
                     "errorType": "Telemetry.NotSupported",
                 },
             )
-        return _error(404, "InvalidURLPath", f"{req.method} {path} not found")
+        return _NOT_FOUND
 
     def _runtime_api(self, req: Request, rest: str) -> Response | None:
         parts = rest.split("/")
@@ -1190,7 +1190,7 @@ class Sandbox:
             case ("POST", ["restore", "error"]):
                 with self._cv:
                     if self._runtime_restore_waiting or not self._restore_released:
-                        return _invalid_state("restore", "RestoreError")
+                        return _invalid_state(self._runtime_state(), "RestoreError")
                     self._runtime_init_error_type = (
                         req.header("Lambda-Runtime-Function-Error-Type") or "Runtime.Unknown"
                     )
@@ -1198,7 +1198,18 @@ class Sandbox:
                     self._cv.notify_all()
                 self._record("runtime_restore_error", error_type=self._runtime_init_error_type)
                 return _json(202, {"status": "OK"})
-        return _error(404, "InvalidURLPath", f"{req.method} /2018-06-01/runtime/{rest} not found")
+        return _NOT_FOUND
+
+    def _runtime_state(self) -> str:
+        """The runtime's state under rapid's names, for error messages."""
+        inv = self._current
+        if inv is not None and inv.taken and inv.answered is None:
+            return "Running"
+        if self._runtime_restore_waiting:
+            return "RestoreReady"
+        if self._runtime_waiting:
+            return "Ready"
+        return "Started" if self._runtime_first_next is None else "Ready"
 
     def _runtime_next(self) -> Response | None:
         with self._cv:
@@ -1206,7 +1217,7 @@ class Sandbox:
             if self._runtime_waiting or (
                 self._current is not None and self._current.taken and self._current.answered is None
             ):
-                return _invalid_state("Invoking" if self._current else "Ready", "Ready")
+                return _invalid_state(self._runtime_state(), "Ready")
             now = time.monotonic()
             self._runtime_waiting = True
             if self._current is not None and self._current.answered is not None:
@@ -1236,7 +1247,7 @@ class Sandbox:
             inv = self._current
             if inv is None or not inv.taken or inv.answered is not None:
                 return _invalid_state(
-                    "Ready",
+                    self._runtime_state(),
                     "InvocationResponse" if kind == "response" else "InvocationErrorResponse",
                 )
             if request_id != inv.request_id:
@@ -1268,7 +1279,7 @@ class Sandbox:
     def _runtime_init_error_api(self, req: Request) -> Response:
         with self._cv:
             if self._phase != "init" or self._runtime_first_next is not None:
-                return _invalid_state("Ready", "InitError")
+                return _invalid_state(self._runtime_state(), "InitError")
             body = _json_body(req.body)
             self._runtime_init_error = body
             self._runtime_init_error_type = (
@@ -1283,7 +1294,7 @@ class Sandbox:
     def _runtime_restore_next(self) -> Response | None:
         with self._cv:
             if self.init_type != "snap-start" or self._runtime_restore_waiting:
-                return _invalid_state("Ready", "RestoreReady")
+                return _invalid_state(self._runtime_state(), "RestoreReady")
             gen = self._gen
             self._runtime_restore_waiting = True
             if self._runtime_first_next is None:
@@ -1334,7 +1345,7 @@ class Sandbox:
                     error_type=error_type,
                 )
                 return _json(202, {"status": "OK"})
-        return _error(404, "InvalidURLPath", f"{req.method} /2020-01-01/extension/{rest} not found")
+        return _NOT_FOUND
 
     def _register(self, req: Request) -> Response:
         name = req.header("Lambda-Extension-Name") or ""
@@ -1473,6 +1484,10 @@ def _json(status: int, payload: Any, headers: Iterable[tuple[str, str]] = ()) ->
 
 def _error(status: int, error_type: str, message: str) -> Response:
     return _json(status, {"errorMessage": message, "errorType": error_type})
+
+
+_NOT_FOUND = Response(404, b"404 page not found\n", [("Content-Type", "text/plain; charset=utf-8")])
+"""What rapid (a Go ``http.ServeMux``) answers for a path it does not serve."""
 
 
 def _invalid_state(src: str, dst: str, who: str = "runtime") -> Response:

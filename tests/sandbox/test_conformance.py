@@ -103,6 +103,17 @@ def observe_hold(backend: Backend) -> dict[str, Any]:
     return {"handler_ran_after_extension_next": responses[0]["now"] * 1000 >= next_at}
 
 
+def observe_runtime_api(backend: Backend) -> dict[str, Any]:
+    responses, _ = backend("basic", "app.probe_runtime", [], {}, [{}])
+    return {
+        label: (
+            got["status"],
+            got["body"].get("errorType") if isinstance(got["body"], dict) else None,
+        )
+        for label, got in responses[0].items()
+    }
+
+
 def observe_errors(backend: Backend) -> dict[str, Any]:
     out = {}
     for code, handler in [
@@ -117,7 +128,9 @@ def observe_errors(backend: Backend) -> dict[str, Any]:
 
 @pytest.mark.usefixtures("rie_skip")
 @pytest.mark.parametrize(
-    "observe", [observe_probe, observe_hold, observe_errors], ids=lambda f: f.__name__
+    "observe",
+    [observe_probe, observe_hold, observe_runtime_api, observe_errors],
+    ids=lambda f: f.__name__,
 )
 def test_sandbox_agrees_with_rie(observe: Callable[[Backend], dict[str, Any]]) -> None:
     ours = observe(BACKENDS["sandbox"])

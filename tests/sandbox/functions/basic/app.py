@@ -85,7 +85,11 @@ def probe_runtime(event: Any, context: Any) -> Any:
         conn.request(method, path, body=b"{}")
         resp = conn.getresponse()
         raw = resp.read()
-        out[label] = {"status": resp.status, "body": json.loads(raw) if raw else None}
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode(errors="replace")
+        out[label] = {"status": resp.status, "body": body}
     return out
 
 
