@@ -1,0 +1,50 @@
+"""The demo's own logic, without processes: its table, and its answer when nothing is built."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from demo import __main__ as demo_main
+from demo import runner
+
+
+def _outcome(
+    scenario: runner.Scenario, init: float, first: float, pending: list[str]
+) -> runner.Outcome:
+    return runner.Outcome(scenario, init, first, pending, 3, 2.5, {})
+
+
+def test_table_rows_and_caller_wait() -> None:
+    on_demand, _, _, provisioned, _, _ = runner.SCENARIOS
+    rows = [
+        _outcome(on_demand, 150.0, 1500.0, ["settings", "catalog"]),
+        _outcome(provisioned, 1600.0, 8.0, []),
+    ]
+    lines = runner.table(rows).splitlines()
+    assert lines[0].split()[:4] == ["sample", "start", "hold", "INIT"]
+    assert set(lines[1]) == {"-", " "}
+    assert lines[2].split()[:3] == ["async", "on-demand", "no"]
+    assert "1 of 3 (waited for settings, catalog)" in lines[2]
+    assert "1650 ms" in lines[2]  # on-demand: the caller waits for INIT + the invocation
+    assert lines[3].split()[:3] == ["async", "provisioned", "yes"]
+    assert "3 of 3" in lines[3]
+    assert lines[3].split().count("8") == 2  # provisioned: the caller waits for the invocation only
+    assert len({len(line) for line in lines[:2]}) == 1  # header and rule line up
+
+
+def test_scenarios_cover_both_starts_with_and_without_the_hold() -> None:
+    combos = {(s.init_type, s.hold) for s in runner.SCENARIOS if "Async" in s.function}
+    assert combos == {
+        (init_type, hold)
+        for init_type in ("on-demand", "provisioned-concurrency")
+        for hold in (False, True)
+    }
+
+
+def test_demo_without_a_build_says_how_to_make_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert demo_main.main(["--build-dir", str(tmp_path / "nothing")]) == 2
+    assert "make build" in capsys.readouterr().err
