@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from lambda_sandbox import Sandbox
+from lambda_sandbox import FunctionSpec, Sandbox
 
-from .conftest import MakeSandbox
+from .conftest import FUNCTIONS, MakeSandbox
 
 pytestmark = pytest.mark.e2e
 
@@ -293,3 +293,25 @@ def test_extension_failing_in_init_fails_init(
     if "HOLDER_INIT_ERROR" in env:
         reported = [r for r in sandbox.records if r["event"] == "extension_init_error"]
         assert reported[0]["error_type"] == "Extension.Test"
+
+
+@pytest.mark.parametrize("copy_files", [False, True], ids=["hard-links", "copies"])
+def test_layers_merge_in_order_and_sources_stay_intact(tmp_path: Path, copy_files: bool) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    for layer, text in ((first, "first"), (second, "second")):
+        (layer / "python").mkdir(parents=True)
+        (layer / "python" / "shared.py").write_text(f"WHO = {text!r}\n")
+    (first / "python" / "only_first.py").write_text("X = 1\n")
+    spec = FunctionSpec(
+        code_dir=FUNCTIONS / "basic", handler="app.echo", layers=[first, second], name="t"
+    )
+    sandbox = Sandbox(spec, copy_files=copy_files)
+    try:
+        merged = sandbox.opt_dir / "python"
+        assert (merged / "shared.py").read_text() == "WHO = 'second'\n"
+        assert (merged / "only_first.py").exists()
+        assert (first / "python" / "shared.py").read_text() == "WHO = 'first'\n"
+        linked = (sandbox.task_root / "app.py").stat().st_nlink > 1
+        assert linked is not copy_files
+    finally:
+        sandbox.shutdown()
