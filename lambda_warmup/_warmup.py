@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING, Any, Final, overload
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from typing import TYPE_CHECKING, Any, Final, Protocol, overload
 
 import anyio
 
@@ -32,6 +32,18 @@ class _Unset:
 
 #: "Not given": the setting (``WARMUP_INIT_TIMEOUT``) applies. ``None`` means "no timeout".
 UNSET: Final = _Unset()
+
+
+class InitDecorator(Protocol):
+    """What ``warm_init(...)`` with options returns: ``warm_init`` without them."""
+
+    @overload
+    def __call__[T](self, func: Callable[[], Coroutine[Any, Any, T]], /) -> InitHandle[T]: ...
+    @overload
+    def __call__[T](self, func: Callable[[], AsyncIterator[T]], /) -> InitHandle[T]: ...
+    @overload
+    def __call__[T](self, func: Callable[[], T], /) -> InitHandle[T]: ...
+
 
 type InitFunction[T] = Callable[[], Awaitable[T]] | Callable[[], AsyncIterator[T]] | Callable[[], T]
 
@@ -75,7 +87,7 @@ class Warmup:
 
     # -- @warm_init -------------------------------------------------------------------------
     @overload
-    def init[T](self, func: Callable[[], Awaitable[T]], /) -> InitHandle[T]: ...
+    def init[T](self, func: Callable[[], Coroutine[Any, Any, T]], /) -> InitHandle[T]: ...
     @overload
     def init[T](self, func: Callable[[], AsyncIterator[T]], /) -> InitHandle[T]: ...
     @overload
@@ -91,7 +103,7 @@ class Warmup:
         retries: int = 0,
         backoff: float = c.DEFAULT_BACKOFF,
         required: bool = True,
-    ) -> Callable[[InitFunction[Any]], InitHandle[Any]]: ...
+    ) -> InitDecorator: ...
 
     def init(
         self,
@@ -103,7 +115,7 @@ class Warmup:
         retries: int = 0,
         backoff: float = c.DEFAULT_BACKOFF,
         required: bool = True,
-    ) -> InitHandle[Any] | Callable[[InitFunction[Any]], InitHandle[Any]]:
+    ) -> InitHandle[Any] | InitDecorator:
         """Start ``func`` now on the warm loop; its name becomes an ``InitHandle``.
 
         Use bare (``@warm_init``) or with keyword options (``@warm_init(timeout=5.0)``):
@@ -170,10 +182,12 @@ class Warmup:
         return handle
 
     # -- @warm_handler ----------------------------------------------------------------------
+    # ParamSpec, not (event, context) type variables: with those, a handler annotated with
+    # ``Any`` matched both overloads and mypy gave up on the result's type.
     @overload
-    def handler[E, C, R](self, func: Callable[[E, C], Awaitable[R]], /) -> Callable[[E, C], R]: ...
+    def handler[**P, R](self, func: Callable[P, Coroutine[Any, Any, R]], /) -> Callable[P, R]: ...
     @overload
-    def handler[E, C, R](self, func: Callable[[E, C], R], /) -> Callable[[E, C], R]: ...
+    def handler[**P, R](self, func: Callable[P, R], /) -> Callable[P, R]: ...
 
     def handler(self, func: Callable[[Any, Any], Any], /) -> Callable[[Any, Any], Any]:
         """Make ``func`` a Lambda handler that runs only once the required inits are done.
