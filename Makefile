@@ -5,7 +5,7 @@ PYTHON_VERSION ?= 3.13
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test check lint typecheck unit clean build demo
+.PHONY: test check lint typecheck unit sandbox clean build demo
 
 $(BIN)/.installed: pyproject.toml
 	@if [ ! -x $(BIN)/python ]; then \
@@ -45,6 +45,9 @@ typecheck: $(BIN)/.installed
 
 unit: $(BIN)/.installed
 	$(BIN)/pytest tests/unit
+
+sandbox: $(BIN)/.installed
+	$(BIN)/pytest tests/sandbox
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache
