@@ -25,6 +25,11 @@ MAX_BYTES = 64 * 1024
 #: A sanity bound, far above any real worker count (LMI: 16 per vCPU by default).
 MAX_WORKERS = 4096
 STATUSES = ("ok", "failed")
+#: Inits named in one log line (failed ones first), and the longest error shown for each: a
+#: report of thousands of inits must not become a line of tens of KB (one ``os.write`` of at
+#: most ``PIPE_BUF``, 4 KiB, is what keeps lines from interleaving).
+DESCRIBED_INITS = 10
+DESCRIBED_ERROR_CHARS = 200
 
 
 class ReportError(ValueError):
@@ -52,23 +57,37 @@ class InitEntry:
 
 
 class Report:
-    __slots__ = ("duration_ms", "inits", "pid", "status", "workers")
+    __slots__ = ("duration_ms", "inits", "omitted", "pid", "status", "workers")
 
     def __init__(
-        self, status: str, pid: int, workers: int, duration_ms: float, inits: list[InitEntry]
+        self,
+        status: str,
+        pid: int,
+        workers: int,
+        duration_ms: float,
+        inits: list[InitEntry],
+        omitted: int = 0,
     ) -> None:
         self.status = status
         self.pid = pid
         self.workers = workers
         self.duration_ms = duration_ms
         self.inits = inits
+        #: Inits the library left out of ``inits`` to keep the report under :data:`MAX_BYTES`.
+        self.omitted = omitted
 
     def describe(self) -> str:
-        """``settings 12 ms, db_pool failed after 3 attempts (5001 ms): InitTimeoutError: ...``."""
-        if not self.inits:
+        """``settings 12 ms, db_pool failed after 3 attempts (5001 ms): InitTimeoutError: ...``.
+
+        At most :data:`DESCRIBED_INITS` inits (failed ones chosen first, shown in the report's
+        order), then ``and N more``.
+        """
+        if not self.inits and not self.omitted:
             return "no inits"
         parts = []
-        for init in self.inits:
+        order = sorted(range(len(self.inits)), key=lambda i: self.inits[i].status == "ok")
+        shown = [self.inits[i] for i in sorted(order[:DESCRIBED_INITS])]
+        for init in shown:
             if init.status == "ok":
                 parts.append(f"{init.name} {init.duration_ms:.0f} ms")
                 continue
@@ -76,7 +95,13 @@ class Report:
             tries = "attempt" if init.attempts == 1 else "attempts"
             took = f"{init.attempts} {tries} ({init.duration_ms:.0f} ms)"
             text = f"{init.name}{kind} failed after {took}"
-            parts.append(f"{text}: {init.error}" if init.error else text)
+            error = init.error or ""
+            if len(error) > DESCRIBED_ERROR_CHARS:
+                error = error[: DESCRIBED_ERROR_CHARS - 3] + "..."
+            parts.append(f"{text}: {error}" if error else text)
+        more = len(self.inits) - len(shown) + self.omitted
+        if more:
+            parts.append(f"and {more} more")
         return ", ".join(parts)
 
 
@@ -104,7 +129,10 @@ def parse_report(body: bytes) -> Report:
     if not isinstance(raw_inits, list):
         raise ReportError(f"'inits' must be a list, got {_kind(raw_inits)}")
     inits = [_init(item, index) for index, item in enumerate(raw_inits)]
-    return Report(status, pid, workers, duration_ms, inits)
+    omitted = document.get("inits_omitted", 0)  # optional: set when the list was cut to fit
+    if not isinstance(omitted, int) or isinstance(omitted, bool) or omitted < 0:
+        raise ReportError(f"'inits_omitted' must be a whole number >= 0, got {omitted!r}"[:200])
+    return Report(status, pid, workers, duration_ms, inits, omitted)
 
 
 def _init(item: object, index: int) -> InitEntry:

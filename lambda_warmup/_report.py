@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("lambda_warmup")
 
+#: The extension refuses a larger report (413). One that would be larger lists as many inits as
+#: fit, failed ones first, and counts the others in ``inits_omitted``: a function with hundreds
+#: of inits still releases the hold at once, instead of holding INIT until ``WARMING_TIMEOUT``.
+MAX_REPORT_BYTES = 64 * 1024
+
 
 def build_report(handles: Sequence[InitHandle[Any]], settings: Settings) -> dict[str, Any]:
     inits = [_init_entry(handle) for handle in handles]
@@ -54,6 +59,30 @@ def _ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
 
 
+def encode_report(report: dict[str, Any], limit: int = MAX_REPORT_BYTES) -> bytes:
+    """The report as sent: JSON of at most ``limit`` bytes (see :data:`MAX_REPORT_BYTES`)."""
+    body = _dumps(report)
+    if len(body) <= limit:
+        return body
+    inits = sorted(report["inits"], key=lambda init: init["status"] == "ok")  # failed first
+
+    def cut(count: int) -> bytes:
+        return _dumps({**report, "inits": inits[:count], "inits_omitted": len(inits) - count})
+
+    low, high = 0, len(inits)  # the most inits that fit: cut(low) fits, cut(high + 1) does not
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(cut(middle)) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return cut(low)
+
+
+def _dumps(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
 async def send_report(
     report: dict[str, Any],
     settings: Settings,
@@ -63,7 +92,7 @@ async def send_report(
     import httpx  # deferred: tens of ms at import, paid only when a report is due
 
     url = f"http://127.0.0.1:{settings.port}{c.REPORT_PATH}"
-    body = json.dumps(report, separators=(",", ":")).encode()
+    body = encode_report(report)
     try:
         async with httpx.AsyncClient(
             transport=transport, timeout=settings.report_timeout

@@ -92,3 +92,18 @@ def test_rejects(body: bytes, reason: str) -> None:
     with pytest.raises(ReportError) as caught:
         parse_report(body)
     assert reason in str(caught.value)
+
+
+def test_many_inits_are_described_in_one_short_line() -> None:
+    inits = [dict(make_report()["inits"][0], name=f"init_{i}") for i in range(500)]
+    inits[400].update(status="failed", attempts=1, error="E" * 1000)
+    report = parse_report(encode(make_report(status="failed", inits=inits, inits_omitted=7)))
+    line = report.describe()
+    assert line.startswith("init_0 12 ms, ")
+    assert f"init_400 failed after 1 attempt (12 ms): {'E' * 197}..., and 497 more" in line
+    assert len(line) < 500
+
+
+def test_inits_omitted_must_be_a_count() -> None:
+    with pytest.raises(ReportError, match="'inits_omitted' must be a whole number >= 0"):
+        parse_report(encode(make_report(inits_omitted=-1)))

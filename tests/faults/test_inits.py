@@ -1,0 +1,397 @@
+"""Inits that fail, hang, retry, finish late, depend on a failure, or come by the thousand."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from .conftest import MakeRun, Run
+from .matrix import row
+
+pytestmark = pytest.mark.e2e
+
+HOLD = {"WARMING_TIMEOUT": "5s"}
+
+
+def _error(run: Run, result_index: int = -1) -> tuple[str, str]:
+    result = run.sandbox.invocations[result_index]
+    assert result.status == "error", (result, run.output())
+    payload = result.json()
+    return payload["errorType"], payload["errorMessage"]
+
+
+@row(
+    "Init",
+    "an init raises",
+    "`InitFailedError: required init(s) failed: 'db': RuntimeError: connection refused` (the "
+    "init's exception is the `__cause__`), at every invocation until a retry succeeds",
+    "function: `lambda-warmup: required init 'db' failed after 1 attempt(s) in N ms: "
+    "RuntimeError: connection refused` with its traceback; extension: `released after N ms: "
+    "report failed from pid P: db failed after 1 attempt (N ms): RuntimeError: ...`",
+)
+def test_init_raises(fault: MakeRun) -> None:
+    run = fault(
+        """
+        import os
+        from lambda_warmup import warm_handler, warm_init
+
+        @warm_init
+        async def db():
+            raise RuntimeError("connection refused")
+
+        @warm_handler
+        def handler(event, context):
+            return db.value
+        """,
+        env=HOLD,
+    )
+    assert run.start().status == "success"
+    released = run.released()
+    assert "report failed from pid" in released
+    assert "db failed after 1 attempt" in released
+    assert "RuntimeError: connection refused" in released
+    for _ in range(2):
+        run.invoke()
+        assert _error(run) == (
+            "InitFailedError",
+            "required init(s) failed: 'db': RuntimeError: connection refused",
+        )
+    failures = run.fn("lambda-warmup: required init 'db' failed after 1 attempt(s)")
+    assert len(failures) == 3, run.output()  # INIT, then the retry at each invocation
+    assert all(line.endswith("RuntimeError: connection refused") for line in failures)
+    assert run.fn('raise RuntimeError("connection refused")'), "the traceback is in the log"
+
+
+HANG_APP = """
+    import anyio, os, time
+    from lambda_warmup import warm_handler, warm_init
+
+    @warm_init{options}
+    {kind} hang():
+        {sleep}(3600)
+        return os.environ["SECRET"]
+
+    @warm_handler
+    def handler(event, context):
+        return len(hang.value)
+"""
+
+
+@row(
+    "Init",
+    "an init hangs forever, without a timeout of its own",
+    "each invocation fails near its deadline: `InitWaitTimeoutError: gave up waiting for "
+    "required init(s) 'hang' after 0.9 s, near the invocation's deadline; give the function a "
+    "longer timeout, or set WARMING_TIMEOUT so that INIT waits for them`",
+    "extension: `released after 500 ms: no report within WARMING_TIMEOUT=500ms`",
+)
+def test_init_hangs_forever(fault: MakeRun) -> None:
+    app = HANG_APP.format(options="", kind="async def", sleep="await anyio.sleep")
+    run = fault(app, env={"WARMING_TIMEOUT": "500ms"}, timeout_s=1.0)
+    init = run.start()
+    assert init.status == "success"
+    assert 500 <= init.extensions_next_ms["lambda-warmup"] < 1500, init
+    assert run.released().endswith(": no report within WARMING_TIMEOUT=500ms"), run.output()
+    for _ in range(2):
+        result = run.invoke()
+        kind, message = _error(run)
+        assert kind == "InitWaitTimeoutError", message
+        assert re.match(
+            r"gave up waiting for required init\(s\) 'hang' after 0\.[89]\d* s", message
+        )
+        assert "set WARMING_TIMEOUT so that INIT waits for them" in message
+        assert 850 <= result.duration_ms < 1000, result  # before Lambda's bare "Task timed out"
+
+
+@row(
+    "Init",
+    "an init hangs, with its own `timeout=0.3` (`async def`, or `def` in a thread)",
+    "`InitFailedError: required init(s) failed: 'hang': InitTimeoutError: init 'hang' timed "
+    "out after 0.3 s`, after the retry at the invocation also timed out",
+    "function: `required init 'hang' failed after 1 attempt(s) in 300 ms: InitTimeoutError: "
+    "...`; extension: `released after N ms: report failed from pid P: hang failed ...`",
+)
+@pytest.mark.parametrize("kind", ["async def", "def"])
+def test_init_hangs_with_its_own_timeout(fault: MakeRun, kind: str) -> None:
+    sleep = "await anyio.sleep" if kind == "async def" else "time.sleep"
+    app = HANG_APP.format(options="(timeout=0.3)", kind=kind, sleep=sleep)
+    run = fault(app, env=HOLD)
+    init = run.start()
+    assert init.status == "success"
+    assert 300 <= init.extensions_next_ms["lambda-warmup"] < 1500, init
+    released = run.released()
+    assert "report failed from pid" in released, run.output()
+    assert "InitTimeoutError: init 'hang' timed out after 0.3 s" in released
+    result = run.invoke()
+    assert _error(run) == (
+        "InitFailedError",
+        "required init(s) failed: 'hang': InitTimeoutError: init 'hang' timed out after 0.3 s",
+    )
+    assert 300 <= result.duration_ms < 1000, result
+    assert len(run.fn("InitTimeoutError: init 'hang' timed out after 0.3 s")) >= 2
+
+
+FLAKY_APP = """
+    import os
+    from lambda_warmup import warm_handler, warm_init
+
+    calls = 0
+
+    @warm_init{options}
+    async def flaky():
+        global calls
+        calls += 1
+        if calls == 1:
+            raise ConnectionError("database still starting")
+        return os.environ["SECRET"]
+
+    @warm_handler
+    def handler(event, context):
+        return {{"calls": calls, "length": len(flaky.value)}}
+"""
+
+
+@row(
+    "Init",
+    "an init fails once, then succeeds: with `retries=1` (during INIT), or without (at the "
+    "first invocation)",
+    "served from the first invocation",
+    "function: `lambda-warmup: init 'flaky' attempt 1 of 2 failed (ConnectionError: database "
+    "still starting); retrying in 0.10 s`, or without retries the failure with its traceback; "
+    "extension: `report ok`, or without retries `report failed`",
+)
+@pytest.mark.parametrize("retries", [1, 0])
+def test_init_fails_once_then_succeeds(fault: MakeRun, retries: int) -> None:
+    options = f"(retries={retries})" if retries else ""
+    run = fault(FLAKY_APP.format(options=options), env=HOLD)
+    assert run.start().status == "success"
+    result = run.invoke()
+    assert result.status == "success", (result.payload, run.output())
+    assert result.json() == {"calls": 2, "length": 22}
+    released = run.released()
+    if retries:
+        assert "report ok from pid" in released
+        assert run.fn(
+            "lambda-warmup: init 'flaky' attempt 1 of 2 failed (ConnectionError: database still "
+            "starting); retrying in 0.10 s"
+        ), run.output()
+    else:
+        assert "report failed from pid" in released
+        assert run.fn("lambda-warmup: required init 'flaky' failed after 1 attempt(s) in"), (
+            run.output()
+        )
+
+
+@row(
+    "Init",
+    "an init returns after the extension released INIT (`WARMING_TIMEOUT=200ms`, a 700 ms init)",
+    "served; the first invocation waits for the rest of the init",
+    "extension: `released after 200 ms: no report within WARMING_TIMEOUT=200ms`, then `late "
+    "report ok from pid P, N ms after the release (...)`",
+)
+def test_init_returns_after_the_release(fault: MakeRun) -> None:
+    run = fault(
+        """
+        import os, time
+        import anyio
+        from lambda_warmup import warm_handler, warm_init
+
+        @warm_init
+        async def slow():
+            for _ in range(70):  # 700 ms of loop time, in steps: none run while frozen
+                await anyio.sleep(0.01)
+            return os.environ["SECRET"]
+
+        @warm_handler
+        async def handler(event, context):
+            await anyio.sleep(event.get("sleep", 0))
+            return len(slow.value)
+        """,
+        env={"WARMING_TIMEOUT": "200ms"},
+    )
+    init = run.start()
+    assert init.status == "success"
+    assert 200 <= init.extensions_next_ms["lambda-warmup"] < 700, init
+    released = run.released()
+    assert "no report within WARMING_TIMEOUT=200ms" in released, run.output()
+    result = run.invoke({"sleep": 0.3})  # and time for the late report
+    assert result.status == "success", (result.payload, run.output())
+    assert result.json() == 22
+    assert result.duration_ms >= 300
+    run.wait_line("late report ok from pid")
+
+
+@row(
+    "Init",
+    "an init awaits an init that failed",
+    "`InitFailedError: required init(s) failed: 'settings': KeyError: 'API_URL'; 'client': "
+    "InitFailedError: init 'settings' failed: KeyError: 'API_URL'`",
+    "function: both failures with tracebacks; extension: `report failed from pid P: settings "
+    "failed after 1 attempt (N ms): KeyError: 'API_URL', client failed ...`",
+)
+def test_init_depends_on_a_failed_init(fault: MakeRun) -> None:
+    run = fault(
+        """
+        import os
+        from lambda_warmup import warm_handler, warm_init
+
+        @warm_init
+        async def settings():
+            return os.environ["API_URL"]
+
+        @warm_init
+        async def client():
+            return {"url": await settings}
+
+        @warm_handler
+        def handler(event, context):
+            return client.value
+        """,
+        env=HOLD,
+    )
+    assert run.start().status == "success"
+    released = run.released()
+    assert "settings failed after 1 attempt" in released
+    assert "client failed after 1 attempt" in released
+    run.invoke()
+    assert _error(run) == (
+        "InitFailedError",
+        "required init(s) failed: 'settings': KeyError: 'API_URL'; 'client': InitFailedError: "
+        "init 'settings' failed: KeyError: 'API_URL'",
+    )
+
+
+@row(
+    "Init",
+    "an optional init (`required=False`) fails",
+    "served; reading its `.value` raises `InitFailedError` naming it",
+    "function: `lambda-warmup: optional init 'cache' failed after 1 attempt(s) ...`; extension: "
+    "`report ok` (the failure is listed)",
+)
+def test_optional_init_fails(fault: MakeRun) -> None:
+    run = fault(
+        """
+        from lambda_warmup import warm_handler, warm_init
+
+        @warm_init(required=False)
+        async def cache():
+            raise TimeoutError("redis unreachable")
+
+        @warm_handler
+        def handler(event, context):
+            return {"cache": cache.ok()}
+        """,
+        env=HOLD,
+    )
+    assert run.start().status == "success"
+    released = run.released()
+    assert "report ok from pid" in released, run.output()
+    assert "cache (optional) failed after 1 attempt" in released
+    result = run.invoke()
+    assert result.status == "success", result.payload
+    assert result.json() == {"cache": False}
+    assert run.fn("lambda-warmup: optional init 'cache' failed after 1 attempt(s)")
+
+
+@row(
+    "Init",
+    "inits that await each other in a cycle",
+    "`InitFailedError` naming both, each caused by `InitCycleError: ... a -> b -> a`",
+    "function: both failures; extension: `report failed`, released at once",
+)
+def test_init_cycle(fault: MakeRun) -> None:
+    run = fault(
+        """
+        import anyio
+        from lambda_warmup import warm_handler, warm_init
+
+        @warm_init
+        async def a():
+            await anyio.sleep(0.05)
+            return await b
+
+        @warm_init
+        async def b():
+            return await a
+
+        @warm_handler
+        def handler(event, context):
+            return a.value
+        """,
+        env=HOLD,
+    )
+    assert run.start().status == "success"
+    assert "report failed from pid" in run.released(), run.output()
+    run.invoke()
+    kind, message = _error(run)
+    assert kind == "InitFailedError", message
+    assert "InitCycleError" in message
+    assert "a -> b -> a" in message or "b -> a -> b" in message
+
+
+MANY = 2000
+
+
+@row(
+    "Init",
+    f"very many inits ({MANY})",
+    "served",
+    "extension: `released after N ms: report ok from pid P (init_0000 N ms, ..., and 1990 "
+    "more)`; the report lists as many inits as fit in 64 KiB, failed ones first",
+)
+def test_very_many_inits(fault: MakeRun) -> None:
+    run = fault(
+        f"""
+        import anyio
+        from lambda_warmup import warm_handler, warm_init
+
+        handles = []
+        for index in range({MANY}):
+            async def init(index=index):
+                await anyio.sleep(0.01)
+                return index
+            handles.append(warm_init(name=f"init_{{index:04d}}")(init))
+
+        @warm_handler
+        def handler(event, context):
+            return sum(handle.value for handle in handles)
+        """,
+        env=HOLD,
+    )
+    init = run.start()
+    assert init.status == "success", (init, run.output())
+    released = run.released()
+    assert "report ok from pid" in released, run.output()
+    assert released.endswith(f"and {MANY - 10} more)"), released
+    assert len(released) < 1000
+    assert not run.ext("rejected"), run.output()
+    result = run.invoke()
+    assert result.status == "success", result.payload
+    assert result.json() == MANY * (MANY - 1) // 2
+
+
+def test_report_cut_to_fit_keeps_the_failed_inits() -> None:
+    from lambda_warmup._report import encode_report
+
+    entry = {"required": True, "status": "ok", "duration_ms": 1.0, "attempts": 1, "error": None}
+    inits = [dict(entry, name=f"init_{i}") for i in range(3000)]
+    inits[-1].update(status="failed", error="RuntimeError: late failure")
+    report = {
+        "format": "lambda-warmup/1",
+        "status": "failed",
+        "pid": 1,
+        "workers": 1,
+        "duration_ms": 1.0,
+        "inits": inits,
+    }
+    body = encode_report(report, limit=4096)
+    sent = json.loads(body)
+    assert len(body) <= 4096
+    assert sent["inits"][0]["name"] == "init_2999"
+    assert len(sent["inits"]) + sent["inits_omitted"] == 3000
+    assert (
+        encode_report({**report, "inits": inits[:3]})
+        == json.dumps({**report, "inits": inits[:3]}, separators=(",", ":")).encode()
+    )
