@@ -1,5 +1,5 @@
 # One command per job: `make test` (README's test command, called by .ci/run), `make check`,
-# `make build` (sam build), `make demo` (README's first command).
+# `make build` (sam build), `make demo` (README's first command), `make bench` (benchmarks).
 SHELL := /bin/bash
 PYTHON_VERSION ?= 3.13
 VENV := .venv
@@ -33,6 +33,15 @@ build: .venv-sam/.installed
 # The demo: the built sample in the local sandbox, with and without the extension's hold.
 demo: build $(BIN)/.installed
 	$(BIN)/python -m demo
+
+# The benchmarks (README's Performance section): the layer as layer/Makefile builds it (what sam
+# build runs; no SAM venv needed), into .aws-sam/bench, then every measurement, a few minutes.
+BENCH_LAYER := .aws-sam/bench/layer
+bench: $(BIN)/.installed
+	@mkdir -p $(BENCH_LAYER)
+	@$(MAKE) --no-print-directory -f layer/Makefile build-WarmupLayer \
+	  ARTIFACTS_DIR=$(CURDIR)/$(BENCH_LAYER) >$(BENCH_LAYER).log 2>&1 || { cat $(BENCH_LAYER).log; exit 1; }
+	$(BIN)/python benchmarks/bench.py --layer $(BENCH_LAYER) $(BENCH_ARGS)
 
 check: lint typecheck
 
