@@ -15,6 +15,7 @@ from ._handles import InitHandle
 from ._settings import Settings
 from ._warmup import UNSET, Warmup
 from .exceptions import (
+    AfterRestoreError,
     InitCycleError,
     InitFailedError,
     InitNotReadyError,
@@ -28,6 +29,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "UNSET",
+    "AfterRestoreError",
     "InitCycleError",
     "InitFailedError",
     "InitHandle",
@@ -41,12 +43,14 @@ __all__ = [
     "__version__",
     "warm_handler",
     "warm_init",
+    "warm_shutdown",
 ]
 
 #: The process's own ``Warmup``: what ``warm_init`` and ``warm_handler`` register with.
 default_warmup = Warmup()
 warm_init = default_warmup.init
 warm_handler = default_warmup.handler
+warm_shutdown = default_warmup.on_shutdown
 
 for _name in __all__:
     _obj = globals()[_name]

@@ -17,6 +17,17 @@ WARMUP_INIT_TIMEOUT: Final = "WARMUP_INIT_TIMEOUT"
 WARMUP_REPORT_TIMEOUT: Final = "WARMUP_REPORT_TIMEOUT"
 DEFAULT_REPORT_TIMEOUT: Final = 2.0
 
+#: Seconds the shutdown hooks and init teardowns may take after SIGTERM. Lambda gives the runtime
+#: 300 ms of its 2 s shutdown budget when an external extension is registered (the layer's is),
+#: then SIGKILLs it; 250 ms leaves the rest for the log line and the exit.
+WARMUP_SHUTDOWN_TIMEOUT: Final = "WARMUP_SHUTDOWN_TIMEOUT"
+DEFAULT_SHUTDOWN_TIMEOUT: Final = 0.25
+
+#: Seconds the after-restore hooks may take (SnapStart). Lambda allows 10 s for the runtime's
+#: load and every after-restore hook; 9 s leaves room for the runtime and a clear error.
+WARMUP_RESTORE_TIMEOUT: Final = "WARMUP_RESTORE_TIMEOUT"
+DEFAULT_RESTORE_TIMEOUT: Final = 9.0
+
 #: The extension's hold (read by the extension). The library only looks at whether it is set,
 #: to decide whether a report is expected and how loudly to log one that cannot be delivered.
 WARMING_TIMEOUT: Final = "WARMING_TIMEOUT"
@@ -25,7 +36,16 @@ WARMING_TIMEOUT: Final = "WARMING_TIMEOUT"
 AWS_LAMBDA_INITIALIZATION_TYPE: Final = "AWS_LAMBDA_INITIALIZATION_TYPE"
 AWS_LAMBDA_MAX_CONCURRENCY: Final = "AWS_LAMBDA_MAX_CONCURRENCY"
 HANDLER: Final = "_HANDLER"
+AWS_LAMBDA_RUNTIME_API: Final = "AWS_LAMBDA_RUNTIME_API"
 LAMBDA_MANAGED_INSTANCES: Final = "lambda-managed-instances"
+SNAP_START: Final = "snap-start"
+
+#: File in the sandbox's /tmp written when a process's first init starts. Found again by the
+#: next process of the same sandbox before any invocation ran, it means Lambda re-runs INIT
+#: (after an INIT timeout or error: the "suppressed init" inside the first invocation).
+INIT_MARKER_NAME: Final = "lambda-warmup-init.json"
+#: Lambda's on-demand INIT limit, named in the re-run warning.
+ON_DEMAND_INIT_LIMIT: Final = 10.0
 
 # -- Protocol and timing constants -----------------------------------------------------------
 REPORT_FORMAT: Final = "lambda-warmup/1"

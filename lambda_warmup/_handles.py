@@ -7,7 +7,7 @@ import inspect
 import logging
 import threading
 import time
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -73,6 +73,8 @@ class InitHandle[T]:
         self._loop_settled: anyio.Event | None = None
         self._teardown_release: anyio.Event | None = None
         self._teardown_done: anyio.Event | None = None
+        self._teardown_scope: anyio.CancelScope | None = None
+        self._restore_hooks: list[Callable[[T], Awaitable[None] | None]] = []
 
     # -- inspection, from any thread -------------------------------------------------------
     @property
@@ -180,6 +182,43 @@ class InitHandle[T]:
                 self._loop_settled.set()
         return self._loop_settled
 
+    # -- SnapStart --------------------------------------------------------------------------
+    def after_restore[F: Callable[..., Any]](self, func: F) -> F:
+        """Declare what to redo after each SnapStart restore: ``func(value)``, on the warm loop.
+
+        ``async def`` hooks run on the warm loop, ``def`` hooks in a worker thread. Every
+        init's hooks run after each restore, concurrently across inits and in declaration
+        order within one, within ``WARMUP_RESTORE_TIMEOUT`` (9 s of Lambda's 10 s). A hook
+        that raises, or runs out of time, fails the restore (``AfterRestoreError``, reported by
+        Lambda as ``Runtime.AfterRestoreError``). Outside SnapStart the hooks never run.
+
+        Example::
+
+            @warm_init
+            async def pool() -> Pool: ...
+
+            @pool.after_restore
+            async def _reconnect(pool: Pool) -> None:
+                await pool.reconnect()  # sockets in the snapshot are dead after a restore
+        """
+        self._restore_hooks.append(func)
+        return func
+
+    async def run_restore_hooks(self) -> None:
+        """Run this init's after-restore hooks in order (nothing if it has not succeeded)."""
+        if self._state != "ok":
+            return
+        value = cast(T, self._value)
+        for hook in self._restore_hooks:
+            if inspect.iscoroutinefunction(hook):
+                await hook(value)
+            else:
+                await anyio.to_thread.run_sync(hook, value, abandon_on_cancel=True)
+
+    @property
+    def has_restore_hooks(self) -> bool:
+        return bool(self._restore_hooks)
+
     # -- running, on the warm loop ----------------------------------------------------------
     def reset_for_retry(self) -> None:
         """Before running a failed init again (at a later invocation)."""
@@ -241,6 +280,21 @@ class InitHandle[T]:
         self._teardown_release.set()
         await self._teardown_done.wait()
 
+    @property
+    def tearing_down(self) -> bool:
+        """The init's teardown has been started and has not finished."""
+        done = self._teardown_done
+        return (
+            self._teardown_release is not None
+            and self._teardown_release.is_set()
+            and (done is not None and not done.is_set())
+        )
+
+    def cancel_teardown(self) -> None:
+        """Cut a teardown short (its budget ran out): cancel it where it waits."""
+        if self._teardown_scope is not None:
+            self._teardown_scope.cancel()
+
     async def _attempt(self) -> tuple[Any, AsyncGenerator[Any] | None]:
         if self.timeout is None:
             return await self._call()
@@ -264,7 +318,8 @@ class InitHandle[T]:
         return await anyio.to_thread.run_sync(self.func, abandon_on_cancel=True), None
 
     async def _finish_teardown(self, generator: AsyncGenerator[Any]) -> None:
-        with anyio.CancelScope(shield=True):
+        # Shielded from the loop's own cancellation; ``cancel_teardown`` cuts it short.
+        with anyio.CancelScope(shield=True) as self._teardown_scope:
             try:
                 await anext(generator)
             except StopAsyncIteration:

@@ -21,7 +21,7 @@ from ._constants import LOOP_THREAD_NAME
 class WarmLoop:
     """Starts the loop on first use; ``close()`` stops it (cancelling what still runs)."""
 
-    def __init__(self, on_exit: Callable[[], None] | None = None) -> None:
+    def __init__(self, on_exit: Callable[[], object] | None = None) -> None:
         self._on_exit = on_exit or self.close
         self._lock = threading.Lock()
         self._stack: contextlib.ExitStack | None = None
@@ -73,7 +73,7 @@ class WarmLoop:
         stack.close()
 
 
-def _close_before_thread_joins(close: Callable[[], None]) -> None:
+def _close_before_thread_joins(close: Callable[[], object]) -> None:
     """Stop the loop when the interpreter exits, before it joins non-daemon threads.
 
     anyio's worker threads (sync inits, ``to_thread``) are not daemons and only end when their

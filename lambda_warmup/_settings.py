@@ -61,6 +61,16 @@ class Settings:
     workers: int = 1
     #: ``_HANDLER`` (``module.function``): the report waits for that module's import to finish.
     handler: str | None = None
+    #: ``AWS_LAMBDA_INITIALIZATION_TYPE`` (``on-demand`` when unset).
+    init_type: str = "on-demand"
+    #: ``AWS_LAMBDA_RUNTIME_API`` is set: the process is a Lambda runtime, so the SIGTERM
+    #: handler, the SnapStart hooks and the INIT re-run marker are installed (never in tests
+    #: that build ``Settings()`` themselves).
+    in_lambda: bool = False
+    #: Seconds for shutdown hooks and init teardowns after SIGTERM.
+    shutdown_timeout: float = c.DEFAULT_SHUTDOWN_TIMEOUT
+    #: Seconds for the after-restore hooks (SnapStart).
+    restore_timeout: float = c.DEFAULT_RESTORE_TIMEOUT
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -88,6 +98,14 @@ class Settings:
             extension_expected=_hold_requested(env.get(c.WARMING_TIMEOUT, "")),
             workers=workers,
             handler=env.get(c.HANDLER) or None,
+            init_type=env.get(c.AWS_LAMBDA_INITIALIZATION_TYPE, "").strip() or "on-demand",
+            in_lambda=bool(env.get(c.AWS_LAMBDA_RUNTIME_API, "").strip()),
+            shutdown_timeout=read(
+                c.WARMUP_SHUTDOWN_TIMEOUT, parse_duration, defaults.shutdown_timeout
+            ),
+            restore_timeout=read(
+                c.WARMUP_RESTORE_TIMEOUT, parse_duration, defaults.restore_timeout
+            ),
         )
 
 

@@ -5,19 +5,27 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, Final, Protocol, overload
 
 import anyio
+import anyio.to_thread
 
 from . import _constants as c
 from ._graph import WaitGraph
 from ._handles import InitHandle, describe
 from ._import_watch import wait_imports_finished
+from ._lifecycle import (
+    InitMarker,
+    install_sigterm_handler,
+    register_snapstart_hooks,
+    rerun_warning,
+)
 from ._loop import WarmLoop
 from ._report import build_report, send_report
 from ._settings import Settings
-from .exceptions import InitFailedError, InitWaitTimeoutError
+from .exceptions import AfterRestoreError, InitFailedError, InitWaitTimeoutError
 
 if TYPE_CHECKING:
     import httpx
@@ -45,6 +53,8 @@ class InitDecorator(Protocol):
     def __call__[T](self, func: Callable[[], T], /) -> InitHandle[T]: ...
 
 
+type ShutdownHook = Callable[[], Awaitable[Any]] | Callable[[], Any]
+
 type InitFunction[T] = Callable[[], Awaitable[T]] | Callable[[], AsyncIterator[T]] | Callable[[], T]
 
 
@@ -56,7 +66,12 @@ class Warmup:
 
     Environment variables (read once, on first use; see the README for forms and defaults):
     ``WARMUP_PORT``, ``WARMUP_INIT_TIMEOUT``, ``WARMUP_REPORT_TIMEOUT``, ``WARMING_TIMEOUT``,
-    ``_HANDLER``, ``AWS_LAMBDA_INITIALIZATION_TYPE``, ``AWS_LAMBDA_MAX_CONCURRENCY``.
+    ``_HANDLER``, ``AWS_LAMBDA_INITIALIZATION_TYPE``, ``AWS_LAMBDA_MAX_CONCURRENCY``,
+    ``WARMUP_SHUTDOWN_TIMEOUT``, ``WARMUP_RESTORE_TIMEOUT``, ``AWS_LAMBDA_RUNTIME_API``.
+
+    In a Lambda runtime (``AWS_LAMBDA_RUNTIME_API`` set), the first ``@warm_init`` also installs
+    a SIGTERM handler that runs ``close()`` within ``WARMUP_SHUTDOWN_TIMEOUT``, the SnapStart
+    hooks when ``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start``, and the INIT re-run marker.
     """
 
     def __init__(
@@ -72,6 +87,9 @@ class Warmup:
         self._handles: list[InitHandle[Any]] = []
         self._declaring_modules: dict[str, None] = {}
         self._report_scheduled = False
+        self._shutdown_hooks: list[ShutdownHook] = []
+        self._lifecycle_installed = False
+        self._marker: InitMarker | None = None
         self.report: dict[str, Any] | None = None
         """The report once built (sent or not), for logs and tests."""
 
@@ -174,6 +192,8 @@ class Warmup:
             required=required,
         )
         self._handles.append(handle)
+        if not self._lifecycle_installed:
+            self._install_lifecycle()
         self._declaring_modules[getattr(func, "__module__", None) or "__main__"] = None
         self.loop.start_soon(handle.run)
         if not self._report_scheduled:
@@ -214,6 +234,8 @@ class Warmup:
         return run_sync
 
     def _prepare_invocation(self, context: Any) -> None:
+        if self._marker is not None:
+            self._marker.invoked()
         handles = self._handles
         if all(handle.state == "ok" for handle in handles):
             return  # the warm path: no hop to the loop
@@ -259,13 +281,17 @@ class Warmup:
         for module in self._declaring_modules:
             yield module, None
 
-    async def _report_when_settled(self) -> None:
+    async def _wait_all_settled(self) -> None:
+        """Wait until the declaring modules have imported and every init they declared settled."""
         while True:
             await wait_imports_finished(self._watched_modules)
             declared = len(self._handles)
             await self.wait_inits_settled()
             if declared == len(self._handles):
                 break  # nothing new was declared while waiting: the module set is complete
+
+    async def _report_when_settled(self) -> None:
+        await self._wait_all_settled()
         settings = self.settings
         self.report = report = build_report(self._handles, settings)
         logger.info(
@@ -275,27 +301,172 @@ class Warmup:
             report["status"],
             ", ".join(f"{i['name']} {i['status']} {i['duration_ms']} ms" for i in report["inits"]),
         )
+        marker = self._marker
+        if marker is not None:
+            marker.settled(report["duration_ms"])
+            if marker.previous is not None:
+                logger.warning(
+                    rerun_warning(marker.previous, marker.started, report["duration_ms"])
+                )
         if not settings.extension_expected:
             logger.debug("lambda-warmup: no WARMING_TIMEOUT, so no extension awaits the report")
             return
         await send_report(report, settings, self._transport)
 
-    # -- shutdown ---------------------------------------------------------------------------
-    def close(self, timeout: float | None = 5.0) -> None:
-        """Run init teardowns (last declared first) within ``timeout`` s, then stop the loop."""
+    # -- Lambda's lifecycle --------------------------------------------------------------------
+    def _install_lifecycle(self) -> None:
+        """At the first init (the handler module's import): SIGTERM, SnapStart, the marker."""
+        self._lifecycle_installed = True
+        settings = self.settings
+        if not settings.in_lambda:
+            return
+        install_sigterm_handler(self._on_sigterm)
+        if settings.init_type == c.SNAP_START:
+            register_snapstart_hooks(self._before_snapshot, self._after_restore)
+        self._marker = InitMarker(settings.init_type)
+        self._marker.begin()
+
+    def _on_sigterm(self) -> None:
+        started = time.perf_counter()
+        budget = self.settings.shutdown_timeout
+        if self.close(budget):
+            logger.info(
+                "lambda-warmup: SIGTERM: shutdown hooks and init teardowns done in %.1f ms",
+                (time.perf_counter() - started) * 1000,
+            )
+
+    def _before_snapshot(self) -> None:
+        """SnapStart, before the snapshot: wait for every init; a failed required one raises."""
         if not self.loop.running:
             return
+        started = time.perf_counter()
+        self.loop.call(self._wait_all_settled)
+        failed = [h for h in self._handles if h.required and h.state == "failed"]
+        if failed:
+            causes = "; ".join(f"'{h.name}': {describe(h.error)}" for h in failed)
+            raise InitFailedError(
+                f"required init(s) failed before the snapshot: {causes}; a snapshot taken now "
+                "would make every restored environment redo them",
+                [h.name for h in failed],
+            ) from failed[0].error
+        logger.info(
+            "lambda-warmup: before snapshot: %d init(s) done, waited %.1f ms",
+            len(self._handles),
+            (time.perf_counter() - started) * 1000,
+        )
+
+    def _after_restore(self) -> None:
+        """SnapStart, after each restore: every init's ``after_restore`` hooks, bounded."""
+        if not self.loop.running or not any(h.has_restore_hooks for h in self._handles):
+            return
+        started = time.perf_counter()
+        self.loop.call(functools.partial(self._run_restore_hooks, self.settings.restore_timeout))
+        logger.info(
+            "lambda-warmup: after restore: hooks done in %.1f ms",
+            (time.perf_counter() - started) * 1000,
+        )
+
+    async def _run_restore_hooks(self, budget: float) -> None:
+        handles = [h for h in self._handles if h.has_restore_hooks]
+        errors: dict[str, BaseException] = {}
+        done: set[str] = set()
+
+        async def run(handle: InitHandle[Any]) -> None:
+            try:
+                await handle.run_restore_hooks()
+            except Exception as error:
+                logger.error(
+                    "lambda-warmup: after-restore hook of init '%s' failed: %s",
+                    handle.name,
+                    describe(error),
+                    exc_info=error,
+                )
+                errors[handle.name] = error
+            done.add(handle.name)
+
+        with anyio.move_on_after(budget) as scope:
+            async with anyio.create_task_group() as group:
+                for handle in handles:
+                    group.start_soon(run, handle)
+        if scope.cancelled_caught:
+            late = [h.name for h in handles if h.name not in done]
+            raise AfterRestoreError(
+                f"after-restore hooks of init(s) {_names(late)} still running after {budget:g} s "
+                f"({c.WARMUP_RESTORE_TIMEOUT}); Lambda allows 10 s for the whole restore",
+                late,
+            )
+        if errors:
+            causes = "; ".join(f"'{name}': {describe(error)}" for name, error in errors.items())
+            raise AfterRestoreError(
+                f"after-restore hook(s) failed: {causes}", list(errors)
+            ) from next(iter(errors.values()))
+
+    # -- shutdown ---------------------------------------------------------------------------
+    def on_shutdown[F: ShutdownHook](self, func: F) -> F:
+        """Run ``func()`` at shutdown, before the init teardowns: flush, close what you opened.
+
+        ``async def`` hooks run on the warm loop, ``def`` hooks in a worker thread; last
+        registered first. On Lambda they run at SIGTERM (``Warmup.close``), all within
+        ``WARMUP_SHUTDOWN_TIMEOUT`` together with the teardowns; past it, they are cancelled
+        and one warning names them. A hook that raises is logged, and the others still run.
+
+        Example::
+
+            @warm_shutdown
+            async def flush_metrics() -> None:
+                await metrics.flush()
+        """
+        self._shutdown_hooks.append(func)
+        return func
+
+    def close(self, timeout: float | None = 5.0) -> bool:
+        """Run shutdown hooks, then init teardowns (last first) within ``timeout`` s; stop the loop.
+
+        Returns whether they all finished in time (``True`` also when there was nothing to do).
+        """
+        if not self.loop.running:
+            return True
         try:
-            self.loop.call(functools.partial(self._teardown_all, timeout))
+            return self.loop.call(functools.partial(self._teardown_all, timeout))
         finally:
             self.loop.close()
 
-    async def _teardown_all(self, budget: float | None) -> None:
+    async def _teardown_all(self, budget: float | None) -> bool:
+        step = "?"
         with anyio.move_on_after(budget) as scope:
+            for hook in reversed(self._shutdown_hooks):
+                step = f"shutdown hook '{_default_name(hook)}'"
+                await _run_hook(hook)
             for handle in reversed(self._handles):
+                step = f"teardown of init '{handle.name}'"
                 await handle.teardown()
-        if scope.cancelled_caught:
-            logger.warning("lambda-warmup: init teardowns cut short after %s s", budget)
+        if not scope.cancelled_caught:
+            return True
+        for handle in self._handles:
+            handle.cancel_teardown()
+        logger.warning(
+            "lambda-warmup: shutdown cut short after %g s (%s): cancelled the %s and what "
+            "follows it",
+            budget,
+            c.WARMUP_SHUTDOWN_TIMEOUT,
+            step,
+        )
+        return False
+
+
+async def _run_hook(hook: ShutdownHook) -> None:
+    try:
+        if inspect.iscoroutinefunction(hook):
+            await hook()
+        else:
+            await anyio.to_thread.run_sync(hook, abandon_on_cancel=True)
+    except Exception as error:
+        logger.error(
+            "lambda-warmup: shutdown hook '%s' failed: %s",
+            _default_name(hook),
+            describe(error),
+            exc_info=error,
+        )
 
 
 def _wait_budget(context: Any) -> float | None:

@@ -7,6 +7,7 @@ WarmupError
 ├── InitCycleError                an init awaited itself, or inits awaited each other in a cycle
 ├── InitNotReadyError             an init's value was read before it settled
 │   └── InitWaitTimeoutError      a wait for inits ran out of time (also a TimeoutError)
+├── AfterRestoreError             an after-restore hook failed or ran out of time (SnapStart)
 └── SettingsError                 a setting has a value of the wrong form (also a ValueError)
 ```
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "AfterRestoreError",
     "InitCycleError",
     "InitFailedError",
     "InitNotReadyError",
@@ -64,6 +66,18 @@ class InitNotReadyError(WarmupError):
 
 class InitWaitTimeoutError(InitNotReadyError, TimeoutError):
     """Waiting for inits ran out of time (a ``result(timeout)`` or an invocation's deadline)."""
+
+
+class AfterRestoreError(WarmupError):
+    """SnapStart: an init's after-restore hook failed, or the hooks ran past their budget.
+
+    Raised from the runtime's after-restore hook, so Lambda reports ``Runtime.AfterRestoreError``
+    and discards the restored environment. ``init_names`` lists the inits whose hooks failed.
+    """
+
+    def __init__(self, message: str, init_names: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.init_names = tuple(init_names)
 
 
 class SettingsError(WarmupError, ValueError):
