@@ -40,6 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     inv.add_argument("--idle", type=float, default=0.0, help="seconds frozen between invocations")
     inv.add_argument("--init-type", choices=INIT_TYPES, default="on-demand")
     inv.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=4,
+        help="worker processes on lambda-managed-instances (AWS_LAMBDA_MAX_CONCURRENCY)",
+    )
+    inv.add_argument(
         "--on-demand-init-limit",
         type=float,
         default=10.0,
@@ -87,6 +93,7 @@ def _invoke(args: argparse.Namespace) -> int:
     with Sandbox(
         spec,
         init_type=args.init_type,
+        max_concurrency=args.max_concurrency,
         on_demand_init_limit_s=args.on_demand_init_limit,
         log=sys.stderr,
         prefix_logs=not args.no_log_prefix,

@@ -54,8 +54,14 @@ __all__ = [
     "SandboxError",
 ]
 
-InitType = Literal["on-demand", "provisioned-concurrency", "snap-start"]
-INIT_TYPES: tuple[InitType, ...] = ("on-demand", "provisioned-concurrency", "snap-start")
+InitType = Literal["on-demand", "provisioned-concurrency", "snap-start", "lambda-managed-instances"]
+INIT_TYPES: tuple[InitType, ...] = (
+    "on-demand",
+    "provisioned-concurrency",
+    "snap-start",
+    "lambda-managed-instances",
+)
+LMI: InitType = "lambda-managed-instances"
 
 ACCOUNT_ID = "123456789012"
 MAX_PAYLOAD = 6 * 1024 * 1024 + 100
@@ -223,6 +229,7 @@ class Sandbox:
         on_demand_init_limit_s: float = 10.0,
         shutdown_budget_s: float = 2.0,
         restore_limit_s: float = RESTORE_LIMIT_S,
+        max_concurrency: int = 4,
         log: IO[str] | Callable[[str], None] | None = None,
         prefix_logs: bool = True,
         records_path: Path | None = None,
@@ -233,6 +240,13 @@ class Sandbox:
             raise SandboxError(f"init type {init_type!r}: expected one of {', '.join(INIT_TYPES)}")
         self.spec = spec
         self.init_type: InitType = init_type
+        self._lmi = init_type == LMI
+        if self._lmi:
+            if max_concurrency < 1:
+                raise SandboxError(f"max_concurrency must be 1 or more, not {max_concurrency}")
+            if tuple(int(x) for x in spec.python_version.split(".")) < (3, 13):
+                raise SandboxError("Lambda Managed Instances need python3.13 or later")
+        self.max_concurrency = max_concurrency
         self.on_demand_init_limit_s = on_demand_init_limit_s
         self.shutdown_budget_s = shutdown_budget_s
         self.restore_limit_s = restore_limit_s
@@ -279,6 +293,9 @@ class Sandbox:
         self._capture: list[str] | None = None
         self._pending_init_duration: float | None = None
         self._awaiting_restore = False
+        # Lambda Managed Instances: events wait in a queue for any worker's ``next``.
+        self._lmi_queue: deque[_Invocation] = deque()
+        self._lmi_inflight: dict[str, _Invocation] = {}
         try:
             self._venv = runtime_venv(spec.python_version)
             self._layout()
@@ -319,7 +336,15 @@ class Sandbox:
             if not self.inits:
                 self._init_phase()
             body = event if isinstance(event, bytes) else json.dumps(event).encode()
-            return self._invoke(body, client_context)
+            if not self._lmi:
+                return self._invoke(body, client_context)
+            if not self._ready:
+                raise SandboxError(
+                    "this Managed Instances environment failed its INIT; Lambda replaces it "
+                    "(there is no re-init): make a new Sandbox"
+                )
+        # Managed Instances: no lock held while the event runs, so threads invoke concurrently.
+        return self._lmi_invoke(body, client_context)
 
     def shutdown(self) -> None:
         """SHUTDOWN (reason ``spindown``), then stop the API server and remove the work dir."""
@@ -416,6 +441,10 @@ class Sandbox:
             env["AWS_LAMBDA_LOG_GROUP_NAME"] = f"/aws/lambda/{spec.name}"
             env["AWS_LAMBDA_LOG_STREAM_NAME"] = stream
         ext_env = {k: v for k, v in env.items() if k not in _EXTENSION_ENV_EXCLUDED}
+        if self._lmi:
+            # awslambdaric forks this many workers. Whether extensions see it on Lambda is not
+            # documented; ours must not rely on it, so they do not get it here.
+            env["AWS_LAMBDA_MAX_CONCURRENCY"] = str(self.max_concurrency)
         return env, ext_env
 
     def _function_arn(self) -> str:
@@ -555,6 +584,8 @@ class Sandbox:
                 os.killpg(self._pgid, sig)
 
     def _freeze(self) -> None:
+        if self._lmi:
+            return  # Managed Instances never freeze
         if self._pgid is not None and not self._frozen:
             self._signal_group(signal.SIGSTOP)
             self._frozen = True
@@ -798,6 +829,8 @@ class Sandbox:
         return None
 
     def _runtime_ready(self) -> bool:
+        if self._lmi:  # ready once any worker has called next
+            return self._runtime_first_next is not None
         if self.init_type == "snap-start" and not self._restore_released:
             return self._runtime_restore_waiting
         return self._runtime_waiting
@@ -1103,13 +1136,17 @@ class Sandbox:
             if not external:
                 runtime.popen.kill()
             else:
+                workers = _children(runtime.popen.pid) if self._lmi else []
                 with contextlib.suppress(ProcessLookupError):
                     runtime.popen.terminate()
+                for pid in workers:  # Managed Instances: every worker gets SIGTERM
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGTERM)
+                runtime_end = start + self.shutdown_budget_s * RUNTIME_SHUTDOWN_SHARE
                 with self._cv:
-                    self._wait(
-                        lambda: runtime.exited is not None,
-                        start + self.shutdown_budget_s * RUNTIME_SHUTDOWN_SHARE,
-                    )
+                    self._wait(lambda: runtime.exited is not None, runtime_end)
+                while any(_alive(pid) for pid in workers) and time.monotonic() < runtime_end:
+                    time.sleep(0.002)
                 if runtime.exited is None:
                     runtime.popen.kill()
         deadline_ms = int((time.time() + max(0.0, budget_end - time.monotonic())) * 1000)
@@ -1155,6 +1192,8 @@ class Sandbox:
             self._runtime_waiting = False
             self._pending = None
             self._current = None
+            self._lmi_queue.clear()
+            self._lmi_inflight.clear()
             self._cv.notify_all()
         self._record(
             "shutdown_end",
@@ -1221,6 +1260,8 @@ class Sandbox:
         return "Started" if self._runtime_first_next is None else "Ready"
 
     def _runtime_next(self) -> Response | None:
+        if self._lmi:
+            return self._lmi_next()
         with self._cv:
             gen = self._gen
             if self._runtime_waiting or (
@@ -1253,7 +1294,9 @@ class Sandbox:
 
     def _runtime_answer(self, req: Request, request_id: str, kind: str) -> Response:
         with self._cv:
-            inv = self._current
+            inv = self._lmi_inflight.get(request_id) if self._lmi else self._current
+            if self._lmi and inv is None:
+                return _error(400, "InvalidRequestID", "Invalid request ID")
             if inv is None or not inv.taken or inv.answered is not None:
                 return _invalid_state(
                     self._runtime_state(),
@@ -1322,6 +1365,121 @@ class Sandbox:
             self._runtime_restore_waiting = False
         return _json(200, {})
 
+    def _lmi_next(self) -> Response | None:
+        """Managed Instances: any idle worker takes the oldest queued event."""
+        with self._cv:
+            gen = self._gen
+            self._runtime_waiting = True
+            if self._runtime_first_next is None:
+                self._runtime_first_next = time.monotonic()
+                self._registration_closed = True
+                self._record("runtime_next", first=True, phase=self._phase)
+            self._cv.notify_all()
+            while self._gen == gen and self._phase != "closed" and not self._lmi_queue:
+                self._cv.wait()
+            if self._gen != gen or self._phase == "closed":
+                return None
+            inv = self._lmi_queue.popleft()
+            inv.taken = True
+            self._cv.notify_all()
+        return Response(200, inv.body, inv.headers)
+
+    def _lmi_invoke(self, body: bytes, client_context: Mapping[str, Any] | None) -> InvokeResult:
+        """One event on Managed Instances: queued for any worker; no freeze, no reset."""
+        spec = self.spec
+        request_id = str(uuid.uuid4())
+        start = time.monotonic()
+        deadline = start + spec.timeout_s
+        deadline_ms = int((time.time() + spec.timeout_s) * 1000)
+        inv = _Invocation(
+            request_id=request_id,
+            body=body,
+            headers=self._event_headers(request_id, deadline_ms, client_context),
+        )
+        self._record("invoke_start", request_id=request_id)
+        self._platform_line(f"START RequestId: {request_id} Version: {spec.version}")
+        status: Literal["success", "error", "timeout", "crash"]
+        error_type: str | None = None
+        with self._cv:
+            gen = self._gen
+            busy = len(self._lmi_inflight)
+            if busy >= self.max_concurrency:
+                # Lambda rejects a request when every worker is busy.
+                status, error_type = "error", "TooManyRequestsException"
+                payload = json.dumps(
+                    {
+                        "errorType": error_type,
+                        "errorMessage": f"all {self.max_concurrency} workers are busy",
+                    }
+                ).encode()
+            else:
+                self._lmi_inflight[request_id] = inv
+                self._lmi_queue.append(inv)
+                self._cv.notify_all()
+                runtime = self._runtime
+                self._wait(
+                    lambda: (
+                        inv.answered is not None
+                        or self._gen != gen
+                        or self._phase == "closed"
+                        or (runtime is not None and runtime.exited is not None)
+                    ),
+                    deadline,
+                )
+                self._lmi_inflight.pop(request_id, None)
+                if not inv.taken:
+                    with contextlib.suppress(ValueError):
+                        self._lmi_queue.remove(inv)
+                if inv.answered is None:
+                    crashed = self._gen != gen or (runtime is not None and runtime.exited)
+                    status = "crash" if crashed else "timeout"
+                    error_type = "Runtime.ExitError" if crashed else "Sandbox.Timedout"
+                    payload = (
+                        _timeout_payload(request_id, spec.timeout_s)
+                        if status == "timeout"
+                        else json.dumps(
+                            {"errorType": error_type, "errorMessage": "Runtime exited"}
+                        ).encode()
+                    )
+                elif inv.error is not None:
+                    status, payload = "error", inv.error
+                    error_type = (
+                        inv.error_type or _json_field(inv.error, "errorType") or "Runtime.Unknown"
+                    )
+                else:
+                    status, payload = "success", inv.response or b""
+        duration = round((time.monotonic() - start) * 1000, 3)
+        response_ms = round((inv.answered - start) * 1000, 3) if inv.answered else None
+        result = InvokeResult(
+            request_id=request_id,
+            status=status,
+            payload=payload,
+            error_type=error_type,
+            duration_ms=duration,
+            billed_duration_ms=math.ceil(duration),
+            max_memory_used_mb=0,
+            init_duration_ms=None,
+            restore_duration_ms=None,
+            suppressed_init=None,
+            response_ms=response_ms,
+            runtime_done_ms=None,
+            extensions_done_ms={},
+            logs=[],
+        )
+        with self._cv:
+            self.invocations.append(result)
+        self._platform_line(f"END RequestId: {request_id}")
+        self._platform_line(f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms")
+        self._record(
+            "invoke_end",
+            request_id=request_id,
+            status=status,
+            error_type=error_type,
+            duration_ms=duration,
+            response_ms=response_ms,
+        )
+        return result
+
     def _extension_api(self, req: Request, rest: str) -> Response | None:
         match (req.method, rest):
             case ("POST", "register"):
@@ -1371,6 +1529,10 @@ class Sandbox:
         events = body.get("events") or []
         if not isinstance(events, list) or any(e not in ("INVOKE", "SHUTDOWN") for e in events):
             return _error(403, "Extension.InvalidEventType", f"Invalid event types {events!r}")
+        if self._lmi and "INVOKE" in events:  # as RIE-LMI: no INVOKE events on Managed Instances
+            return _error(
+                403, "Extension.InvalidEventType", "INVOKE is not supported on Managed Instances"
+            )
         with self._cv:
             if self._phase != "init" or self._registration_closed:
                 return _error(
@@ -1484,6 +1646,19 @@ def _link_or_copy(src: str, dst: str) -> object:
     except OSError:  # another file system, or links not allowed
         return shutil.copy2(src, dst)
     return dst
+
+
+def _children(pid: int) -> list[int]:
+    """Child pids of ``pid`` (awslambdaric's forked workers), from /proc."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(child) for child in text.split()]
+
+
+def _alive(pid: int) -> bool:
+    return _proc_state(pid) not in "ZX"
 
 
 def _proc_state(pid: int) -> str:
