@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from lambda_sandbox import FunctionSpec, InitType, Sandbox
-from lambda_sandbox._template import load_template
+from lambda_sandbox import FunctionSpec, InitType, Sandbox, load_template
 
 EVENT = {"query": "oak chair", "quantity": 2}
 

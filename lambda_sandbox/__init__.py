@@ -7,6 +7,7 @@ by ``lambda_warmup`` or ``extension_entry``. See ``lambda_sandbox/README.md``.
 
 from ._runtime_venv import RuntimeSetupError, runtime_venv
 from ._sandbox import FunctionSpec, InitResult, InitType, InvokeResult, Sandbox, SandboxError
+from ._template import Template, TemplateError, load_template
 
 __all__ = [
     "FunctionSpec",
@@ -16,5 +17,8 @@ __all__ = [
     "RuntimeSetupError",
     "Sandbox",
     "SandboxError",
+    "Template",
+    "TemplateError",
+    "load_template",
     "runtime_venv",
 ]

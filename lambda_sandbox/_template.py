@@ -6,8 +6,11 @@ whose ContentUri is the layer's ``/opt`` content), Environment.Variables, Timeou
 FunctionName, and the template's ``Globals.Function``. Intrinsics are resolved where that is
 possible offline: ``Ref`` to parameters and pseudo parameters, ``Ref`` to a resource (its logical
 id, as ``sam local invoke`` does; an SSM parameter's Name when the template gives it), ``Fn::Sub``
-with those, ``Fn::Join``; anything else makes the value unresolved (the variable is left out,
-with a warning).
+with those, ``Fn::Join``, ``Fn::If`` on the template's ``Conditions`` (``Fn::Equals``,
+``Fn::And``, ``Fn::Or``, ``Fn::Not``, ``Condition``), and ``Ref: AWS::NoValue`` (the property,
+variable or layer is left out, as CloudFormation does). A function whose resource ``Condition`` is
+false does not exist. Anything else makes the value unresolved (the variable is left out, with a
+warning).
 """
 
 from __future__ import annotations
@@ -37,6 +40,17 @@ class _Unresolved:
 
     def __repr__(self) -> str:
         return f"<unresolved {self.what!r}>"
+
+
+class _NoValue:
+    """``Ref: AWS::NoValue``: the property it is the value of is removed."""
+
+    def __repr__(self) -> str:
+        return "AWS::NoValue"
+
+
+NO_VALUE = _NoValue()
+_MAX_CONDITION_DEPTH = 32
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -76,11 +90,24 @@ class Template:
         return resources
 
     def function_ids(self) -> list[str]:
+        """Logical ids of the functions, leaving out those whose ``Condition`` is false."""
         return [
             logical_id
             for logical_id, res in self.resources.items()
-            if isinstance(res, dict) and res.get("Type") == "AWS::Serverless::Function"
+            if isinstance(res, dict)
+            and res.get("Type") == "AWS::Serverless::Function"
+            and self._resource_exists(logical_id, res)
         ]
+
+    def _resource_exists(self, logical_id: str, res: dict[str, Any]) -> bool:
+        name = res.get("Condition")
+        if name is None:
+            return True
+        holds = self._condition(name)
+        if isinstance(holds, _Unresolved):
+            self.warnings.append(f"{logical_id}: Condition {name!r} cannot be resolved; kept")
+            return True
+        return holds
 
     def function(
         self, logical_id: str | None = None, env_overrides: Mapping[str, Any] | None = None
@@ -113,14 +140,16 @@ class Template:
             raise TemplateError(f"{logical_id}: Handler and Runtime are required")
         env = self._environment(logical_id, props, env_overrides or {})
         name = self._resolve(props.get("FunctionName"))
+        timeout = self._resolve(props.get("Timeout", 3))
+        memory = self._resolve(props.get("MemorySize", 128))
         return FunctionSpec(
             code_dir=self._path(code_uri),
             handler=handler,
             layers=self._layers(logical_id, props.get("Layers") or []),
             environment=env,
             name=name if isinstance(name, str) else logical_id,
-            timeout_s=float(self._resolve(props.get("Timeout", 3))),
-            memory_mb=int(self._resolve(props.get("MemorySize", 128))),
+            timeout_s=3.0 if timeout is NO_VALUE else float(timeout),
+            memory_mb=128 if memory is NO_VALUE else int(memory),
             runtime=runtime,
             region=self.region,
         )
@@ -128,13 +157,24 @@ class Template:
     def _function_properties(self, logical_id: str) -> dict[str, Any]:
         globals_ = ((self.document.get("Globals") or {}).get("Function")) or {}
         props = dict(self.resources[logical_id].get("Properties") or {})
+        globals_ = {k: v for k, v in globals_.items() if self._pick(v) is not NO_VALUE}
+        props = {k: v for k, v in props.items() if self._pick(v) is not NO_VALUE}
         merged: dict[str, Any] = {**globals_, **props}
-        genv = ((globals_.get("Environment") or {}).get("Variables")) or {}
-        fenv = ((props.get("Environment") or {}).get("Variables")) or {}
+        genv = self._variables(globals_)
+        fenv = self._variables(props)
         merged["Environment"] = {"Variables": {**genv, **fenv}}
-        if "Layers" in globals_ and "Layers" in props:
-            merged["Layers"] = [*globals_["Layers"], *props["Layers"]]
+        glayers = self._pick(globals_.get("Layers"))
+        flayers = self._pick(props.get("Layers"))
+        if isinstance(glayers, list) and isinstance(flayers, list):
+            merged["Layers"] = [*glayers, *flayers]
         return merged
+
+    def _variables(self, props: dict[str, Any]) -> dict[str, Any]:
+        environment = self._pick(props.get("Environment"))
+        variables = (
+            self._pick(environment.get("Variables")) if isinstance(environment, dict) else {}
+        )
+        return variables if isinstance(variables, dict) else {}
 
     def _environment(
         self, logical_id: str, props: dict[str, Any], overrides: Mapping[str, Any]
@@ -143,6 +183,8 @@ class Template:
         env: dict[str, str] = {}
         for key, raw in declared.items():
             value = self._resolve(raw)
+            if value is NO_VALUE:
+                continue
             if isinstance(value, _Unresolved):
                 self.warnings.append(f"{logical_id}: {key} left out, cannot resolve {raw!r}")
                 continue
@@ -153,9 +195,17 @@ class Template:
                     env[key] = _env_str(value)
         return env
 
-    def _layers(self, logical_id: str, layers: list[Any]) -> list[Path]:
+    def _layers(self, logical_id: str, layers: Any) -> list[Path]:
         paths: list[Path] = []
-        for layer in layers:
+        layers = self._pick(layers)
+        if not isinstance(layers, list):
+            if layers is not NO_VALUE:
+                self.warnings.append(f"{logical_id}: Layers {layers!r} cannot be resolved")
+            return paths
+        for item in layers:
+            layer = self._pick(item)
+            if layer is NO_VALUE:
+                continue
             ref = layer.get("Ref") if isinstance(layer, dict) else None
             res = self.resources.get(ref) if isinstance(ref, str) else None
             if not isinstance(res, dict) or res.get("Type") not in (
@@ -179,7 +229,53 @@ class Template:
             raise TemplateError(f"{self.path}: {uri} is not a directory (run `sam build` first?)")
         return path
 
+    def _pick(self, value: Any) -> Any:
+        """``value`` with ``Fn::If`` chosen and ``Ref: AWS::NoValue`` as ``NO_VALUE``; other
+        intrinsics are left for the caller."""
+        for _ in range(_MAX_CONDITION_DEPTH):
+            if not (isinstance(value, dict) and len(value) == 1):
+                return value
+            ((key, arg),) = value.items()
+            if key == "Ref" and arg == "AWS::NoValue":
+                return NO_VALUE
+            if key != "Fn::If":
+                return value
+            if not (isinstance(arg, list) and len(arg) == 3):
+                return _Unresolved(value)
+            holds = self._condition(arg[0])
+            if isinstance(holds, _Unresolved):
+                return holds
+            value = arg[1] if holds else arg[2]
+        return _Unresolved(value)
+
+    def _condition(self, name: Any, depth: int = 0) -> bool | _Unresolved:
+        conditions = self.document.get("Conditions") or {}
+        if not isinstance(name, str) or not isinstance(conditions, dict) or name not in conditions:
+            return _Unresolved({"Condition": name})
+        return self._evaluate(conditions[name], depth + 1)
+
+    def _evaluate(self, expr: Any, depth: int) -> bool | _Unresolved:
+        if depth > _MAX_CONDITION_DEPTH or not (isinstance(expr, dict) and len(expr) == 1):
+            return _Unresolved(expr)
+        ((key, arg),) = expr.items()
+        if key in ("Condition", "Fn::Condition"):
+            return self._condition(arg, depth)
+        if key == "Fn::Equals" and isinstance(arg, list) and len(arg) == 2:
+            left, right = (self._resolve(item) for item in arg)
+            if isinstance(left, _Unresolved) or isinstance(right, _Unresolved):
+                return _Unresolved(expr)
+            return _env_str(left) == _env_str(right)
+        if key in ("Fn::And", "Fn::Or", "Fn::Not") and isinstance(arg, list) and arg:
+            values = [self._evaluate(item, depth + 1) for item in arg]
+            if any(isinstance(v, _Unresolved) for v in values):
+                return _Unresolved(expr)
+            if key == "Fn::Not":
+                return len(values) == 1 and not values[0]
+            return all(values) if key == "Fn::And" else any(values)
+        return _Unresolved(expr)
+
     def _resolve(self, value: Any) -> Any:
+        value = self._pick(value)
         if isinstance(value, dict) and len(value) == 1:
             ((key, arg),) = value.items()
             if key == "Ref":
@@ -201,6 +297,7 @@ class Template:
             if key == "Fn::Join":
                 sep, items = arg
                 parts = [self._resolve(item) for item in items]
+                parts = [p for p in parts if p is not NO_VALUE]
                 if any(isinstance(p, _Unresolved) for p in parts):
                     return _Unresolved(value)
                 return str(sep).join(str(p) for p in parts)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lambda_sandbox._template import TemplateError, load_template, parse_parameter_overrides
+from lambda_sandbox import TemplateError, load_template
+from lambda_sandbox._template import parse_parameter_overrides
 
 TEMPLATE = Path(__file__).parent / "template" / "template.yaml"
 REPO = Path(__file__).parent.parent.parent
@@ -49,6 +50,65 @@ def test_template_errors() -> None:
         template.function()
     with pytest.raises(TemplateError, match="no AWS::Serverless::Function 'Nope'"):
         template.function("Nope")
+
+
+_CONDITIONS_TEMPLATE = """
+Parameters:
+  Stage: {Type: String, Default: dev}
+Conditions:
+  IsProd: !Equals [!Ref Stage, prod]
+  IsDev: !Not [!Condition IsProd]
+  DevInEu: !And [!Condition IsDev, !Equals [!Ref "AWS::Region", eu-west-1]]
+Resources:
+  Layer:
+    Type: AWS::Serverless::LayerVersion
+    Properties: {ContentUri: LAYER}
+  ProdOnly:
+    Type: AWS::Serverless::Function
+    Condition: IsProd
+    Properties: {CodeUri: CODE, Handler: app.echo, Runtime: python3.13}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: CODE
+      Handler: app.echo
+      Runtime: python3.13
+      Timeout: !If [IsProd, 30, !Ref "AWS::NoValue"]
+      MemorySize: !If [DevInEu, 512, 256]
+      Layers: [!If [IsDev, !Ref Layer, !Ref "AWS::NoValue"]]
+      Environment:
+        Variables:
+          STAGE_NAME: !If [IsProd, production, development]
+          PROD_ONLY: !If [IsProd, "yes", !Ref "AWS::NoValue"]
+          ALWAYS: !Sub "${Stage}-x"
+"""
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_template_conditions_if_and_no_value(tmp_path: Path, stage: str) -> None:
+    code = TEMPLATE.parent.parent / "functions" / "basic"
+    layer = TEMPLATE.parent.parent / "layers" / "holder"
+    path = tmp_path / "template.yaml"
+    path.write_text(_CONDITIONS_TEMPLATE.replace("CODE", str(code)).replace("LAYER", str(layer)))
+    template = load_template(path, {"Stage": stage}, region="eu-west-1")
+    spec = template.function("Fn")
+    if stage == "dev":
+        assert template.function_ids() == ["Fn"]  # ProdOnly's Condition is false
+        assert spec.timeout_s == 3.0  # AWS::NoValue: the property is left out
+        assert spec.memory_mb == 512
+        assert spec.layers == [layer.resolve()]
+        assert spec.environment == {"STAGE_NAME": "development", "ALWAYS": "dev-x"}
+    else:
+        assert template.function_ids() == ["ProdOnly", "Fn"]
+        assert spec.timeout_s == 30.0
+        assert spec.memory_mb == 256
+        assert spec.layers == []
+        assert spec.environment == {
+            "STAGE_NAME": "production",
+            "PROD_ONLY": "yes",
+            "ALWAYS": "prod-x",
+        }
+    assert template.warnings == []
 
 
 def test_parameter_overrides_both_forms() -> None:

@@ -11,7 +11,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from lambda_sandbox._template import load_template
+from lambda_sandbox import load_template
 from lambda_warmup import SettingsError
 from lambda_warmup._settings import parse_duration
 
