@@ -417,14 +417,17 @@ class Warmup:
                 await metrics.flush()
         """
         self._shutdown_hooks.append(func)
+        if not self._lifecycle_installed and not self.loop.in_loop_thread():
+            self._install_lifecycle()  # the SIGTERM handler, even before any @warm_init
         return func
 
     def close(self, timeout: float | None = 5.0) -> bool:
         """Run shutdown hooks, then init teardowns (last first) within ``timeout`` s; stop the loop.
 
         Returns whether they all finished in time (``True`` also when there was nothing to do).
+        Each hook and teardown runs once, however often ``close`` is called.
         """
-        if not self.loop.running:
+        if not self.loop.running and not self._shutdown_hooks:
             return True
         try:
             return self.loop.call(functools.partial(self._teardown_all, timeout))
@@ -433,8 +436,9 @@ class Warmup:
 
     async def _teardown_all(self, budget: float | None) -> bool:
         step = "?"
+        hooks, self._shutdown_hooks = self._shutdown_hooks, []
         with anyio.move_on_after(budget) as scope:
-            for hook in reversed(self._shutdown_hooks):
+            for hook in reversed(hooks):
                 step = f"shutdown hook '{_default_name(hook)}'"
                 await _run_hook(hook)
             for handle in reversed(self._handles):

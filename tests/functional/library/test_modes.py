@@ -46,6 +46,21 @@ def test_shutdown_hooks_run_last_first_then_teardowns():
     assert not warmup.loop.running
 
 
+def test_shutdown_hooks_without_inits_run_once():
+    warmup = Warmup(settings=Settings())
+    calls: list[str] = []
+
+    @warmup.on_shutdown
+    async def flush() -> None:
+        calls.append("flush")
+
+    assert not warmup.loop.running  # no init: the loop starts only to run the hooks
+    assert warmup.close(timeout=5) is True
+    assert warmup.close(timeout=5) is True
+    assert calls == ["flush"]
+    assert not warmup.loop.running
+
+
 def test_failing_shutdown_hook_is_logged_and_the_rest_still_run(
     caplog: pytest.LogCaptureFixture,
 ):
