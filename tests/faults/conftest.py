@@ -51,7 +51,7 @@ class Run:
 
     def released(self) -> str:
         """The extension's one ``released after N ms: <why>`` line."""
-        lines = self.ext("released after")
+        lines = [line for line in self.ext() if line.startswith("released after")]
         assert len(lines) == 1, f"expected one release line:\n{self.output()}"
         return lines[0]
 
@@ -160,7 +160,8 @@ def fault(tmp_path: Path, layers: dict[bool, Path]) -> Iterator[MakeRun]:
 # A function whose one init takes INIT_MS (default 100) and holds the secret; the async handler
 # returns what it needs from it, never the value itself. ``{"sleep": s}`` keeps the sandbox
 # thawed for ``s`` seconds.
-OK_APP = """
+OK_APP = textwrap.dedent(
+    """
     import os
     import anyio
     from lambda_warmup import warm_handler, warm_init
@@ -175,3 +176,4 @@ OK_APP = """
         await anyio.sleep(event.get("sleep", 0))  # time for the warm loop's background work
         return {"ok": True, "token_length": len(config.value["token"])}
 """
+)
