@@ -12,6 +12,8 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import anyio
+
 from . import _constants as c
 from ._handles import InitHandle, describe
 from ._settings import Settings
@@ -25,6 +27,11 @@ logger = logging.getLogger("lambda_warmup")
 #: fit, failed ones first, and counts the others in ``inits_omitted``: a function with hundreds
 #: of inits still releases the hold at once, instead of holding INIT until ``WARMING_TIMEOUT``.
 MAX_REPORT_BYTES = 64 * 1024
+#: The extension answers 503 while all its connection slots are taken (a silent client keeps
+#: one for at most 2 s): the report is sent again, after 50 ms, doubling up to 0.5 s, for as
+#: long as ``WARMUP_REPORT_TIMEOUT`` allows in all (the extension counts a pid's report once).
+BUSY_RETRY_DELAY = 0.05
+BUSY_RETRY_MAX_DELAY = 0.5
 
 
 def build_report(handles: Sequence[InitHandle[Any]], settings: Settings) -> dict[str, Any]:
@@ -93,13 +100,29 @@ async def send_report(
 
     url = f"http://127.0.0.1:{settings.port}{c.REPORT_PATH}"
     body = encode_report(report)
+    deadline = anyio.current_time() + settings.report_timeout
+    delay = BUSY_RETRY_DELAY
+    # A busy extension answers 503, and closes at once: a client whose request it did not read
+    # may see the connection reset instead of the 503. Both are retried; a refused connection
+    # (nothing listens) and a timeout are not.
+    busy = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
     try:
         async with httpx.AsyncClient(
             transport=transport, timeout=settings.report_timeout
         ) as client:
-            response = await client.post(
-                url, content=body, headers={"Content-Type": "application/json"}
-            )
+            while True:
+                try:
+                    response = await client.post(
+                        url, content=body, headers={"Content-Type": "application/json"}
+                    )
+                except busy:
+                    if anyio.current_time() + delay > deadline:
+                        raise
+                else:
+                    if response.status_code != 503 or anyio.current_time() + delay > deadline:
+                        break
+                await anyio.sleep(delay)  # every connection slot busy: one frees within 2 s
+                delay = min(delay * 2, BUSY_RETRY_MAX_DELAY)
     except httpx.HTTPError as error:
         logger.warning(
             "lambda-warmup: report not delivered to %s (%s); is the layer's extension running?",
