@@ -49,7 +49,10 @@ def install_sigterm_handler(on_sigterm: Callable[[], None]) -> bool:
     only sets a flag, and a main thread blocked in a lock (awslambdaric's main thread joins the
     thread that polls ``next``) would never run the handler. So a watcher thread reads the
     signal's byte from the wakeup fd and sends SIGTERM to the main thread itself, which
-    interrupts its wait.
+    interrupts its wait. If the main thread still has not run the handler 100 ms later (it is
+    stuck in C code that retries on EINTR, such as awslambdaric's blocking ``next`` without
+    thread polling), the watcher runs ``on_sigterm()`` itself and then ends the process with
+    status 143 (128 + SIGTERM), since only the main thread could run a previous Python handler.
     """
     if threading.current_thread() is not threading.main_thread():
         logger.warning(
@@ -58,19 +61,14 @@ def install_sigterm_handler(on_sigterm: Callable[[], None]) -> bool:
         )
         return False
     previous: SignalHandler = signal.getsignal(signal.SIGTERM)
-    fired = threading.Event()
+    token = threading.Lock()  # taken once, never released: whoever takes it runs the shutdown
+    in_main = threading.Event()
 
     def handle(signum: int, frame: FrameType | None) -> None:
-        if fired.is_set():
+        if not token.acquire(blocking=False):
             return  # the same SIGTERM, redirected to the main thread by the watcher
-        fired.set()
-        try:
-            on_sigterm()
-        except Exception:
-            logger.exception("lambda-warmup: shutdown at SIGTERM failed")
-        with contextlib.suppress(Exception):
-            sys.stdout.flush()
-            sys.stderr.flush()
+        in_main.set()
+        _shutdown(on_sigterm)
         if callable(previous):
             previous(signum, frame)
         elif previous == signal.SIG_IGN:
@@ -79,12 +77,42 @@ def install_sigterm_handler(on_sigterm: Callable[[], None]) -> bool:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGTERM)
 
+    def off_main() -> None:
+        if not token.acquire(blocking=False):
+            return
+        logger.warning(
+            "lambda-warmup: SIGTERM: the main thread is not running signal handlers; "
+            "shutting down from the thread %s",
+            threading.current_thread().name,
+        )
+        _shutdown(on_sigterm)
+        if previous == signal.SIG_IGN:
+            return
+        if callable(previous):
+            logger.warning("lambda-warmup: the previous SIGTERM handler cannot run; exiting")
+        os._exit(128 + signal.SIGTERM)
+
     signal.signal(signal.SIGTERM, handle)
-    _watch_wakeup_fd(fired)
+    _watch_wakeup_fd(in_main, off_main)
     return True
 
 
-def _watch_wakeup_fd(fired: threading.Event) -> None:
+def _shutdown(on_sigterm: Callable[[], None]) -> None:
+    try:
+        on_sigterm()
+    except Exception:
+        logger.exception("lambda-warmup: shutdown at SIGTERM failed")
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+
+
+#: How often, 20 ms apart, the watcher re-sends SIGTERM to the main thread before it runs the
+#: shutdown itself.
+_REDIRECTS = 5
+
+
+def _watch_wakeup_fd(in_main: threading.Event, off_main: Callable[[], None]) -> None:
     """Redirect a SIGTERM that reached another thread to the main thread (see above)."""
     reader, writer = socket.socketpair()
     writer.setblocking(False)
@@ -104,16 +132,23 @@ def _watch_wakeup_fd(fired: threading.Event) -> None:
     assert main is not None
 
     def watch() -> None:
-        while not fired.is_set():
+        while not in_main.is_set():
             try:
                 data = reader.recv(64)
             except OSError:
                 return
             if not data:
                 return
-            while signal.SIGTERM in data and not fired.wait(0.02):
+            if signal.SIGTERM not in data:
+                continue
+            for _ in range(_REDIRECTS):
+                if in_main.wait(0.02):
+                    return
                 with contextlib.suppress(OSError):
                     signal.pthread_kill(main, signal.SIGTERM)
+            if not in_main.wait(0.02):
+                off_main()
+                return
 
     # Both ends live as long as the process; the thread is a daemon and never joined.
     _KEEP.extend((reader, writer))

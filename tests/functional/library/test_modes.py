@@ -160,6 +160,41 @@ def test_sigterm_runs_close_then_chains_to_the_previous_handler(previous: str, t
         assert result.returncode == 0, result.stderr
 
 
+_BLOCKED_MAIN_SCRIPT = """
+import os, signal, sys, threading, time
+from lambda_warmup import Settings, Warmup
+
+warmup = Warmup(settings=Settings(in_lambda=True, shutdown_timeout=1.0))
+
+@warmup.init
+async def pool():
+    yield "pool"
+    print("teardown pool", flush=True)
+
+pool.result(5)
+# The main thread cannot run the handler (as when stuck in C code that retries on EINTR):
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+threading.Thread(target=os.kill, args=(os.getpid(), signal.SIGTERM)).start()
+time.sleep(5)
+print("not reached", flush=True)
+"""
+
+
+def test_sigterm_runs_close_off_the_main_thread_when_main_cannot(tmp_path: Path):
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-c", _BLOCKED_MAIN_SCRIPT],
+        env={**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.stdout.splitlines() == ["teardown pool"]
+    assert "main thread is not running signal handlers" in result.stderr
+    assert result.returncode == 143
+    assert time.monotonic() - started < 4
+
+
 def test_before_snapshot_waits_for_every_init():
     warmup = Warmup(settings=Settings())
 
