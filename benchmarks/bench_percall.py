@@ -1,5 +1,6 @@
 """``python benchmarks/bench_percall.py N``: ns per call of an empty handler, wrapped each way,
-called in-process N times (no runtime, no sandbox: the wrapping's own cost). Prints JSON."""
+called in-process N times (no runtime, no sandbox: the wrapping's own cost), then one at a time
+after a short idle. Prints JSON."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from lambda_warmup import Warmup
+
+IDLE_S = 0.02
 
 
 class _Context:
@@ -29,6 +32,19 @@ async def _empty() -> None:
 
 def _arun(event: Any, context: Any) -> None:
     asyncio.run(_empty())
+
+
+def _measure_idle(func: Callable[[Any, Any], Any], calls: int, idle_s: float) -> float:
+    """Median ns of single calls, each after ``idle_s`` of sleep (threads idle, caches cooled,
+    as between two Lambda invocations)."""
+    context = _Context()
+    samples = []
+    for _ in range(calls):
+        time.sleep(idle_s)
+        started = time.perf_counter_ns()
+        func({}, context)
+        samples.append(time.perf_counter_ns() - started)
+    return statistics.median(samples)
 
 
 def _measure(func: Callable[[Any, Any], Any], calls: int) -> float:
@@ -70,6 +86,9 @@ def main() -> None:
     for func in variants.values():  # warm-up
         _measure(func, 20)
     result = {name: _measure(func, calls) for name, func in variants.items()}
+    idle_calls = max(5, min(40, calls // 50))
+    for name, func in variants.items():
+        result[f"{name}_after_idle"] = _measure_idle(func, idle_calls, IDLE_S)
     warmup.close()
     print(json.dumps(result))
 
