@@ -262,7 +262,7 @@ class InitHandle[T]:
                 break
         except BaseException as error:  # cancelled: the loop is closing
             if not self.done():
-                self._settle_failed(InitFailedError(f"init '{self.name}' was cancelled"))
+                self._settle_cancelled()
             raise error
         if teardown is not None:
             self._teardown_release = release = anyio.Event()
@@ -348,6 +348,19 @@ class InitHandle[T]:
             self._ms(),
             describe(error),
             exc_info=error,
+        )
+        self._settle("failed")
+
+    def _settle_cancelled(self) -> None:
+        """The loop closed (shutdown, or an INIT cut short) while the init still ran."""
+        self._value = None
+        self._error = InitFailedError(f"init '{self.name}' was cancelled at shutdown", [self.name])
+        self._finished = time.perf_counter()
+        # Not an error of the init's: one line, no traceback.
+        logger.warning(
+            "lambda-warmup: init '%s' still running at shutdown, cancelled after %.1f ms",
+            self.name,
+            self._ms(),
         )
         self._settle("failed")
 

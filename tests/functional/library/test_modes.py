@@ -172,9 +172,10 @@ async def pool():
     print("teardown pool", flush=True)
 
 pool.result(5)
-# The main thread cannot run the handler (as when stuck in C code that retries on EINTR):
+# The main thread cannot run the handler, as when stuck in C code that retries on EINTR: it
+# blocks SIGTERM, and is inside a C call (sleep) when the signal comes.
 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
-threading.Thread(target=os.kill, args=(os.getpid(), signal.SIGTERM)).start()
+threading.Timer(0.3, os.kill, args=(os.getpid(), signal.SIGTERM)).start()
 time.sleep(5)
 print("not reached", flush=True)
 """
