@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
@@ -370,28 +369,3 @@ def test_very_many_inits(fault: MakeRun) -> None:
     result = run.invoke()
     assert result.status == "success", result.payload
     assert result.json() == MANY * (MANY - 1) // 2
-
-
-def test_report_cut_to_fit_keeps_the_failed_inits() -> None:
-    from lambda_warmup._report import encode_report
-
-    entry = {"required": True, "status": "ok", "duration_ms": 1.0, "attempts": 1, "error": None}
-    inits = [dict(entry, name=f"init_{i}") for i in range(3000)]
-    inits[-1].update(status="failed", error="RuntimeError: late failure")
-    report = {
-        "format": "lambda-warmup/1",
-        "status": "failed",
-        "pid": 1,
-        "workers": 1,
-        "duration_ms": 1.0,
-        "inits": inits,
-    }
-    body = encode_report(report, limit=4096)
-    sent = json.loads(body)
-    assert len(body) <= 4096
-    assert sent["inits"][0]["name"] == "init_2999"
-    assert len(sent["inits"]) + sent["inits_omitted"] == 3000
-    assert (
-        encode_report({**report, "inits": inits[:3]})
-        == json.dumps({**report, "inits": inits[:3]}, separators=(",", ":")).encode()
-    )

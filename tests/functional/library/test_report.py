@@ -20,6 +20,7 @@ import pytest
 
 from lambda_warmup import Settings, Warmup
 from lambda_warmup._import_watch import module_importing
+from lambda_warmup._report import encode_report
 
 from .conftest import LoopbackServer, settle
 
@@ -228,3 +229,26 @@ def test_module_importing_fallback_without_the_private_flag(monkeypatch):
     module.handler = lambda event, context: None  # type: ignore[attr-defined]
     assert not module_importing("fake_handler_module", "handler")
     assert not module_importing("never_imported_module", "handler")
+
+
+def test_report_cut_to_fit_keeps_the_failed_inits() -> None:
+    entry = {"required": True, "status": "ok", "duration_ms": 1.0, "attempts": 1, "error": None}
+    inits = [dict(entry, name=f"init_{i}") for i in range(3000)]
+    inits[-1].update(status="failed", error="RuntimeError: late failure")
+    report = {
+        "format": "lambda-warmup/1",
+        "status": "failed",
+        "pid": 1,
+        "workers": 1,
+        "duration_ms": 1.0,
+        "inits": inits,
+    }
+    body = encode_report(report, limit=4096)
+    sent = json.loads(body)
+    assert len(body) <= 4096
+    assert sent["inits"][0]["name"] == "init_2999"
+    assert len(sent["inits"]) + sent["inits_omitted"] == 3000
+    assert (
+        encode_report({**report, "inits": inits[:3]})
+        == json.dumps({**report, "inits": inits[:3]}, separators=(",", ":")).encode()
+    )
