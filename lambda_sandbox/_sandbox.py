@@ -27,6 +27,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import tempfile
@@ -296,6 +297,7 @@ class Sandbox:
         # Lambda Managed Instances: events wait in a queue for any worker's ``next``.
         self._lmi_queue: deque[_Invocation] = deque()
         self._lmi_inflight: dict[str, _Invocation] = {}
+        self._log_socket: socket.socket | None = None
         try:
             self._venv = runtime_venv(spec.python_version)
             self._layout()
@@ -359,6 +361,8 @@ class Sandbox:
                     self._phase = "closed"
                     self._cv.notify_all()
                 self._server.stop()
+                if self._log_socket is not None:
+                    self._log_socket.close()
                 self._record("closed")
                 if self._records_file:
                     self._records_file.close()
@@ -445,6 +449,9 @@ class Sandbox:
             # awslambdaric forks this many workers. Whether extensions see it on Lambda is not
             # documented; ours must not rely on it, so they do not get it here.
             env["AWS_LAMBDA_MAX_CONCURRENCY"] = str(self.max_concurrency)
+            log_socket = self._open_log_socket()
+            if log_socket is not None:
+                env["_LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET"] = log_socket
         return env, ext_env
 
     def _function_arn(self) -> str:
@@ -484,7 +491,9 @@ class Sandbox:
         self._emit(line)
 
     def _process_line(self, proc: _Proc, line: str) -> None:
-        source = "function" if proc.kind == "runtime" else proc.name
+        self._source_line("function" if proc.kind == "runtime" else proc.name, line)
+
+    def _source_line(self, source: str, line: str) -> None:
         self._record("log", source=source, line=line)
         with self._cv:
             if self._capture is not None:
@@ -493,6 +502,52 @@ class Sandbox:
         # An extension that tags its own lines with its name (as on Lambda, where its output
         # comes out untouched) is not tagged twice.
         self._emit(f"{tag} {line}" if self.prefix_logs and not line.startswith(tag) else line)
+
+    def _open_log_socket(self) -> str | None:
+        """Managed Instances: the Unix socket each worker connects its stdout and stderr to."""
+        path = self._root / "log-fd.sock"
+        if self._log_socket is not None:
+            return str(path)
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            server.bind(str(path))  # at most ~107 bytes: a long workdir falls back to the pipe
+            server.listen(64)
+        except OSError as exc:
+            server.close()
+            self._record("log_socket_error", path=str(path), error=str(exc))
+            return None
+        self._log_socket = server
+        threading.Thread(
+            target=self._accept_log_streams, args=(server,), name="sandbox-log-fd", daemon=True
+        ).start()
+        return str(path)
+
+    def _accept_log_streams(self, server: socket.socket) -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return  # closed at shutdown
+            self._record("log_stream_open")
+            threading.Thread(
+                target=self._read_log_stream, args=(conn,), name="sandbox-log-in", daemon=True
+            ).start()
+
+    def _read_log_stream(self, conn: socket.socket) -> None:
+        partial = b""
+        with conn:
+            while True:
+                try:
+                    chunk = conn.recv(65536)
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    if partial:
+                        self._source_line("function", partial.decode("utf-8", "replace"))
+                    return
+                *lines, partial = (partial + chunk).split(b"\n")
+                for line in lines:
+                    self._source_line("function", line.decode("utf-8", "replace"))
 
     # ---------------------------------------------------------------------------- processes
 

@@ -235,6 +235,9 @@ def test_managed_instances_workers_each_init_and_report_then_serve_concurrently(
         assert f"reports ok from all {workers} workers" in released, released
         settled = [line for line in lines if "init(s) settled" in line]
         assert len(settled) == workers, "each worker ran its own inits"
+        # Each worker sent its stdout and stderr through the log socket, as on LMI.
+        streams = [r for r in sandbox.records if r["event"] == "log_stream_open"]
+        assert len(streams) == 2 * workers
         with ThreadPoolExecutor(workers) as pool:
             started = time.monotonic()
             results = list(pool.map(lambda _: sandbox.invoke({"sleep_ms": 300}), range(workers)))
