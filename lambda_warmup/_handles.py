@@ -258,6 +258,14 @@ class InitHandle[T]:
                         continue
                     self._settle_failed(error)
                     return
+                except BaseException as error:
+                    if isinstance(error, anyio.get_cancelled_exc_class()):
+                        raise
+                    # SystemExit or KeyboardInterrupt from the init's own code (a library that
+                    # calls sys.exit on bad configuration): this init failed, not retried; let
+                    # out, it would end the warm loop and every init and handler with it.
+                    self._settle_failed(error)
+                    return
                 self._settle_ok(value)
                 break
         except BaseException as error:  # cancelled: the loop is closing

@@ -370,3 +370,50 @@ def test_very_many_inits(fault: MakeRun) -> None:
     result = run.invoke()
     assert result.status == "success", result.payload
     assert result.json() == MANY * (MANY - 1) // 2
+
+
+@row(
+    "Init",
+    "an init raises `SystemExit` (a library calls `sys.exit`; `async def`, or `def` in a thread)",
+    "`InitFailedError: required init(s) failed: 'bad': SystemExit: config missing`; the other "
+    "inits and the warm loop carry on",
+    "function: `lambda-warmup: required init 'bad' failed after 1 attempt(s) in N ms: "
+    "SystemExit: config missing` with its traceback; extension: `report failed from pid P: "
+    "... bad failed after 1 attempt (N ms): SystemExit: config missing`",
+)
+@pytest.mark.parametrize("kind", ["async def", "def"])
+def test_init_raises_system_exit(fault: MakeRun, kind: str) -> None:
+    run = fault(
+        f"""
+        import sys
+        import anyio
+        from lambda_warmup import warm_handler, warm_init
+
+        @warm_init
+        async def other():
+            await anyio.sleep(0.2)
+            return 1
+
+        @warm_init
+        {kind} bad():
+            sys.exit("config missing")
+
+        @warm_handler
+        async def handler(event, context):
+            return {{"other": await other, "bad": bad.state}}
+        """,
+        env=HOLD,
+    )
+    assert run.start().status == "success"
+    released = run.released()
+    assert "report failed from pid" in released, run.output()
+    assert "bad failed after 1 attempt" in released
+    assert "SystemExit: config missing" in released
+    assert "other " in released, "the other init was not cut short"
+    run.invoke()
+    assert _error(run) == (
+        "InitFailedError",
+        "required init(s) failed: 'bad': SystemExit: config missing",
+    )
+    assert run.fn("lambda-warmup: required init 'bad' failed after 1 attempt(s) in")
+    assert not run.has("portal is not running"), run.output()
