@@ -417,3 +417,43 @@ def test_init_raises_system_exit(fault: MakeRun, kind: str) -> None:
     )
     assert run.fn("lambda-warmup: required init 'bad' failed after 1 attempt(s) in")
     assert not run.has("portal is not running"), run.output()
+
+
+@row(
+    "Init",
+    "an `async def` init makes a blocking call (`time.sleep(1.5)`, as a sync SDK call would)",
+    "served, but INIT lasts the whole block, past the hold (the module's import waits for the "
+    "blocked loop: each `@warm_init` hands its task to it). A call that never returns hangs "
+    "INIT until Lambda's limit (not fixed, see the notes below)",
+    "extension: `released after 500 ms: no report within WARMING_TIMEOUT=500ms`; nothing names "
+    "the blocking init",
+)
+def test_init_blocks_the_loop(fault: MakeRun) -> None:
+    run = fault(
+        """
+        import os, time
+        from lambda_warmup import warm_handler, warm_init
+
+        @warm_init
+        async def blocking():
+            time.sleep(1.5)  # blocks the warm loop
+            return os.environ["SECRET"]
+
+        @warm_init
+        async def second():
+            return 2
+
+        @warm_handler
+        def handler(event, context):
+            return len(blocking.value) + second.value
+        """,
+        env={"WARMING_TIMEOUT": "500ms"},
+    )
+    init = run.start()
+    assert init.status == "success", (init, run.output())
+    assert "no report within WARMING_TIMEOUT=500ms" in run.released()
+    assert init.runtime_next_ms is not None
+    assert init.runtime_next_ms >= 1500, init  # the import waited for the loop
+    result = run.invoke()
+    assert result.status == "success", (result.payload, run.output())
+    assert result.json() == 24
