@@ -167,6 +167,40 @@ def test_cli_local_invoke(tmp_path: Path) -> None:
 
 
 @pytest.mark.e2e
+@pytest.mark.parametrize("function", ["RaisesFunction", "EchoFunction"])
+def test_cli_local_invoke_on_managed_instances(function: str) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lambda_sandbox",
+            "local",
+            "invoke",
+            function,
+            "-t",
+            str(TEMPLATE),
+            "--init-type",
+            "lambda-managed-instances",
+            "--max-concurrency",
+            "2",
+        ],
+        capture_output=True,
+        cwd=REPO,
+        timeout=30,
+        check=False,
+    )
+    stderr = proc.stderr.decode()
+    if function == "RaisesFunction":  # served by one of the two workers; its error is the answer
+        assert proc.returncode == 0, stderr
+        assert json.loads(proc.stdout)["errorType"] == "ValueError"
+        assert "Init Duration" not in stderr
+    else:  # its holder extension subscribes to INVOKE, which Managed Instances refuse
+        assert proc.returncode == 2, stderr
+        assert "Phase: init\tStatus: error\tError Type: Extension.Crash" in stderr
+        assert "there is no re-init" in stderr
+
+
+@pytest.mark.e2e
 def test_cli_reports_a_bad_template(tmp_path: Path) -> None:
     proc = subprocess.run(
         [
