@@ -32,6 +32,9 @@ MAX_REPORT_BYTES = 64 * 1024
 #: long as ``WARMUP_REPORT_TIMEOUT`` allows in all (the extension counts a pid's report once).
 BUSY_RETRY_DELAY = 0.05
 BUSY_RETRY_MAX_DELAY = 0.5
+#: How long the plain first attempt may take before the httpx path takes over (the extension
+#: answers in about a millisecond).
+PLAIN_ATTEMPT_TIMEOUT = 0.25
 
 
 def build_report(handles: Sequence[InitHandle[Any]], settings: Settings) -> dict[str, Any]:
@@ -95,12 +98,22 @@ async def send_report(
     settings: Settings,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> bool:
-    """POST the report; an undeliverable report is one log line, never an exception."""
-    import httpx  # deferred: tens of ms at import, paid only when a report is due
+    """POST the report; an undeliverable report is one log line, never an exception.
 
+    The first attempt is a plain HTTP/1.1 POST on an anyio stream (:func:`_post_plain`): httpx's
+    import and a client (~50 ms, on the path from the last init to INIT's end, and ~8 MB) are
+    paid only when that attempt is not answered 202 at once; the httpx path below then does
+    everything as before (retries while busy, one log line).
+    """
     url = f"http://127.0.0.1:{settings.port}{c.REPORT_PATH}"
     body = encode_report(report)
     deadline = anyio.current_time() + settings.report_timeout
+    if transport is None:
+        with anyio.move_on_after(min(settings.report_timeout, PLAIN_ATTEMPT_TIMEOUT)):
+            if await _post_plain(settings.port, body):
+                return True
+    import httpx  # deferred: tens of ms at import, paid only when the plain POST did not do
+
     delay = BUSY_RETRY_DELAY
     # A busy extension answers 503, and closes at once: a client whose request it did not read
     # may see the connection reset instead of the 503. Both are retried; a refused connection
@@ -139,3 +152,25 @@ async def send_report(
         )
         return False
     return True
+
+
+async def _post_plain(port: int, body: bytes) -> bool:
+    """One POST of the report over a plain stream; whether it was answered 202. A refused or
+    reset connection, or any other answer, is only ``False``; the caller bounds the time."""
+    head = (
+        f"POST {c.REPORT_PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode("ascii")
+    answer = b""
+    try:
+        async with await anyio.connect_tcp("127.0.0.1", port) as stream:
+            await stream.send(head + body)
+            while b"\r\n" not in answer and len(answer) < 1024:
+                answer += await stream.receive()
+    except (OSError, anyio.EndOfStream, anyio.BrokenResourceError):
+        pass
+    status_line = answer.split(b"\r\n", 1)[0].split(b" ", 2)
+    return (
+        len(status_line) >= 2 and status_line[0].startswith(b"HTTP/1.") and status_line[1] == b"202"
+    )
