@@ -19,8 +19,9 @@ than :data:`REQUEST_DEADLINE_S` overall
 more than :data:`MAX_CONNECTIONS` at once           503
 =================================================== =========================================
 
-Every rejection is one log line, and changes nothing. A stalled client holds one thread for at
-most :data:`REQUEST_DEADLINE_S`, never the listener or the extension.
+Every rejection is one log line, and changes nothing; 503s, which a flood brings by the
+thousand, are counted in one line per :data:`REFUSED_LOG_INTERVAL_S` instead. A stalled client
+holds one thread for at most :data:`REQUEST_DEADLINE_S`, never the listener or the extension.
 
 The socket is bound and listening before ``register`` (:func:`._net.listen`): from then on the
 kernel queues connections, so no report is lost. This class, which needs ``threading`` and the
@@ -47,6 +48,8 @@ READ_TIMEOUT_S = 2.0
 REQUEST_DEADLINE_S = 5.0
 #: Connections served at once; more are answered 503 at once.
 MAX_CONNECTIONS = 32
+#: 503s are logged as a count, at most one line per interval (the rest when a slot frees).
+REFUSED_LOG_INTERVAL_S = 1.0
 #: After rejecting a request, how long to drain what the client is still sending (so that
 #: closing with unread data does not reset the connection before the client reads the answer).
 DRAIN_S = 0.2
@@ -91,6 +94,9 @@ class ReportListener:
         self._log = log
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self._closed = False
+        self._refused_lock = threading.Lock()
+        self._refused = 0  # 503s answered and not logged yet
+        self._refused_logged_at = -REFUSED_LOG_INTERVAL_S
 
     def start(self) -> None:
         """Serve the listening socket from a daemon thread (connections queued so far first)."""
@@ -119,6 +125,7 @@ class ReportListener:
             if not self._slots.acquire(blocking=False):
                 self._answer(conn, 503, "too many connections", drain=False)
                 conn.close()
+                self._count_refused(throttle=True)
                 continue
             thread = threading.Thread(
                 target=self._serve, args=(conn, peer), name="report-conn", daemon=True
@@ -129,6 +136,7 @@ class ReportListener:
                 self._answer(conn, 503, "cannot serve now", drain=False)
                 conn.close()
                 self._slots.release()
+                self._count_refused(throttle=True)
 
     def _serve(self, conn: _net.Socket, peer: tuple[str, int]) -> None:
         started = time.monotonic()
@@ -150,6 +158,23 @@ class ReportListener:
         finally:
             conn.close()
             self._slots.release()
+            if self._refused:
+                self._count_refused(throttle=False, new=0)
+
+    def _count_refused(self, *, throttle: bool, new: int = 1) -> None:
+        """Count ``new`` 503s; log the count unless one was logged less than an interval ago."""
+        with self._refused_lock:
+            self._refused += new
+            now = time.monotonic()
+            if not self._refused or (
+                throttle and now - self._refused_logged_at < REFUSED_LOG_INTERVAL_S
+            ):
+                return
+            count, self._refused, self._refused_logged_at = self._refused, 0, now
+        self._log(
+            f"rejected {count} connection(s): 503 too many connections "
+            f"({MAX_CONNECTIONS} are served at once)"
+        )
 
     def _read_request(self, reader: _Reader, conn: _net.Socket) -> tuple[str, bytes]:
         head = reader.head()

@@ -168,8 +168,9 @@ def test_silent_client(fault: MakeRun) -> None:
     "while the function reports",
     "nothing: each client is answered (400, or 503 when the 32 slots are busy); the report "
     "refused with 503 is sent again until a slot frees (within `WARMUP_REPORT_TIMEOUT`)",
-    "extension: one `rejected ...` line per request served, `503 too many connections` answered "
-    "without a line; function: nothing, unless no slot frees in time: `report refused ... 503`",
+    "extension: one `rejected ...` line per request served; the 503s counted, at most one line a "
+    "second: `rejected N connection(s): 503 too many connections (32 are served at once)`; "
+    "function: nothing, unless no slot frees in time: `report refused ... 503`",
 )
 def test_many_concurrent_clients(fault: MakeRun) -> None:
     run = _fault(fault)
@@ -192,6 +193,9 @@ def test_many_concurrent_clients(fault: MakeRun) -> None:
     assert set(statuses) <= {400, 503}, statuses
     assert statuses.count(400) >= 32
     assert "report ok from pid" in run.released(), run.output()
+    refused = run.ext("503 too many connections (32 are served at once)")
+    assert refused, run.output()
+    assert len(refused) <= 10, "503s are counted, not logged one by one"
     assert not run.fn("report refused"), run.output()
 
 
