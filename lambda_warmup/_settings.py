@@ -84,7 +84,7 @@ class Settings:
             try:
                 return parse(name, raw)
             except SettingsError as error:
-                logger.error("lambda-warmup: %s; using the default, %r", error, default)
+                logger.error("lambda-warmup: %s; using the default, %s", error, _shown(default))
                 return default
 
         init_timeout = read(c.WARMUP_INIT_TIMEOUT, parse_duration, None)
@@ -116,3 +116,12 @@ def _hold_requested(raw: str) -> bool:
     except SettingsError:
         # A malformed value is the extension's to report; a report costs nothing to send then.
         return bool(raw.strip())
+
+
+def _shown(default: object) -> str:
+    """A default as a log line shows it: ``9779``, ``2 s``, ``no timeout``."""
+    if default is None:
+        return "no timeout"
+    if isinstance(default, float):
+        return f"{default:g} s"
+    return str(default)

@@ -166,3 +166,29 @@ def test_port_taken(fault: MakeRun) -> None:
         assert run.fn(
             f"lambda-warmup: report not delivered to http://127.0.0.1:{port}/report (ReadTimeout"
         ), run.output()
+
+
+@row(
+    "Settings",
+    "`WARMUP_INIT_TIMEOUT` `5x`, `WARMUP_REPORT_TIMEOUT` `-1` (the library's own durations)",
+    "served; the defaults are used (no init timeout; 2 s for the report)",
+    "function, one line each: `lambda-warmup: WARMUP_INIT_TIMEOUT='5x' is not a duration; use a "
+    "number of milliseconds, or with a unit: 2500, 2500ms, 2.5s, 1m; using the default, no "
+    "timeout` (`..., using the default, 2 s`)",
+)
+def test_invalid_library_durations(fault: MakeRun) -> None:
+    run = fault(
+        OK_APP,
+        env={"WARMING_TIMEOUT": "5s", "WARMUP_INIT_TIMEOUT": "5x", "WARMUP_REPORT_TIMEOUT": "-1"},
+    )
+    _serves(run)
+    forms = "use a number of milliseconds, or with a unit: 2500, 2500ms, 2.5s, 1m"
+    assert run.fn(
+        f"lambda-warmup: WARMUP_INIT_TIMEOUT='5x' is not a duration; {forms}; using the default, "
+        "no timeout"
+    ), run.output()
+    assert run.fn(
+        f"lambda-warmup: WARMUP_REPORT_TIMEOUT='-1' is not a duration; {forms}; using the "
+        "default, 2 s"
+    ), run.output()
+    _released_by_the_report(run)
