@@ -16,12 +16,6 @@ from . import _constants as c
 from ._graph import WaitGraph
 from ._handles import InitHandle, describe
 from ._import_watch import wait_imports_finished
-from ._lifecycle import (
-    InitMarker,
-    install_sigterm_handler,
-    register_snapstart_hooks,
-    rerun_warning,
-)
 from ._loop import WarmLoop
 from ._report import build_report, send_report
 from ._settings import Settings
@@ -29,6 +23,10 @@ from .exceptions import AfterRestoreError, InitFailedError, InitWaitTimeoutError
 
 if TYPE_CHECKING:
     import httpx
+
+    # ._lifecycle (signal, tempfile, pathlib...: ~5 ms) loads at the first @warm_init or
+    # @warm_shutdown, so that a function using only @warm_handler does not pay for it.
+    from ._lifecycle import InitMarker
 
 logger = logging.getLogger("lambda_warmup")
 
@@ -303,6 +301,8 @@ class Warmup:
         )
         marker = self._marker
         if marker is not None:
+            from ._lifecycle import rerun_warning
+
             marker.settled(report["duration_ms"])
             if marker.previous is not None:
                 logger.warning(
@@ -320,6 +320,8 @@ class Warmup:
         settings = self.settings
         if not settings.in_lambda:
             return
+        from ._lifecycle import InitMarker, install_sigterm_handler, register_snapstart_hooks
+
         install_sigterm_handler(self._on_sigterm)
         if settings.init_type == c.SNAP_START:
             register_snapstart_hooks(self._before_snapshot, self._after_restore)
