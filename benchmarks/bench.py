@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             ("tax", lambda: _suite.tax(options, layers, log)),
             ("imports", lambda: _suite.imports(options, layers)),
             ("invoke", lambda: _suite.invoke(options, layers, log)),
-            ("per_call_ns", lambda: _suite.per_call(options)),
+            ("per_call_ns", lambda: _suite.per_call(options, layers)),
             ("growth", lambda: _suite.growth(options, layers, log)),
         ]
         for name, run in sections:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,14 +141,17 @@ def invoke(options: Options, layers: Layers, log: IO[str]) -> dict[str, list[flo
     return out
 
 
-def per_call(options: Options) -> dict[str, float]:
-    """In-process (no runtime, no sandbox): ns per call of each empty-handler wrapping."""
+def per_call(options: Options, layers: Layers) -> dict[str, float]:
+    """In-process (no runtime, no sandbox): ns per call of each empty-handler wrapping, in the
+    runtime's Python with the layer's ``python/`` (the library as the functions run it)."""
+    python = runtime_venv("3.13") / "bin" / "python"
     output = subprocess.run(
-        [sys.executable, str(HERE / "bench_percall.py"), str(max(200, options.invocations * 20))],
+        [str(python), str(HERE / "bench_percall.py"), str(max(200, options.invocations * 20))],
         check=True,
         capture_output=True,
         text=True,
         timeout=120,
+        env=_layer_env(layers),
     ).stdout
     result: dict[str, float] = json.loads(output)
     return result
@@ -213,10 +215,7 @@ IMPORTS = {
 def imports(options: Options, layers: Layers) -> dict[str, list[dict[str, float]]]:
     """Fresh processes of the runtime's Python, with the layer's ``python/`` (its ``.pyc``)."""
     python = runtime_venv("3.13") / "bin" / "python"
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(layers.full / "python"),
-    }
+    env = _layer_env(layers)
     out: dict[str, list[dict[str, float]]] = {name: [] for name in IMPORTS}
     for _ in range(options.import_runs):
         for name, (setup, statement) in IMPORTS.items():
@@ -230,6 +229,13 @@ def imports(options: Options, layers: Layers) -> dict[str, list[dict[str, float]
             ).stdout
             out[name].append(json.loads(output))
     return out
+
+
+def _layer_env(layers: Layers) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(layers.full / "python"),
+    }
 
 
 def series(rows: list[dict[str, Any]], key: str) -> Series:
