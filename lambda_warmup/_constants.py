@@ -57,6 +57,10 @@ REPORT_ERROR_CHARS: Final = 500
 #: runtime can still post a clear error instead of Lambda's bare "Task timed out".
 HANDLER_DEADLINE_MARGIN: Final = 0.1
 
+#: How long past its own bound a wait on the warm loop may take before the loop counts as
+#: blocked (a blocking call in an async init); less than ``HANDLER_DEADLINE_MARGIN``.
+LOOP_ANSWER_GRACE: Final = 0.07
+
 #: Default first delay between retries of an init, in seconds; it doubles after each attempt.
 DEFAULT_BACKOFF: Final = 0.1
 #: Ceiling of the doubled retry delay.

@@ -6,16 +6,23 @@ bound to a loop that is still running when the handler uses them.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
+import sys
 import threading
-from collections.abc import Awaitable, Callable
+import traceback
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeoutError
 from typing import Any
 
+import anyio
+from anyio.abc import TaskGroup, TaskStatus
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from ._constants import LOOP_THREAD_NAME
+from .exceptions import InitWaitTimeoutError
 
 
 class WarmLoop:
@@ -27,6 +34,8 @@ class WarmLoop:
         self._stack: contextlib.ExitStack | None = None
         self._portal: BlockingPortal | None = None
         self._thread_id: int | None = None
+        self._asyncio_loop: asyncio.AbstractEventLoop | None = None
+        self._task_group: TaskGroup | None = None
 
     @property
     def running(self) -> bool:
@@ -46,19 +55,79 @@ class WarmLoop:
                     start_blocking_portal("asyncio", name=LOOP_THREAD_NAME)
                 )
                 self._thread_id = portal.call(_thread_ident)
+                self._asyncio_loop = portal.call(_running_loop)
+                _, self._task_group = portal.start_task(_serve_task_group)
                 self._stack, self._portal = stack, portal
                 _close_before_thread_joins(self._on_exit)
             return self._portal
 
-    def start_soon(self, func: Callable[[], Awaitable[Any]]) -> Future[Any]:
-        """Run ``func()`` as a task of the loop's root task group (thread-safe)."""
-        return self.portal().start_task_soon(func)
+    def start_soon(self, func: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+        """Run ``func()`` as a task of the loop's root task group; never waits for the loop.
 
-    def call[T](self, func: Callable[[], Awaitable[T]]) -> T:
-        """Run ``func()`` on the loop and wait for its result (from any thread but the loop's)."""
+        anyio's ``portal.start_task_soon`` waits until the loop has taken the task, so a loop
+        blocked by a misbehaving init would block the handler module's import with it.
+        """
+        self.portal()
+        loop, task_group = self._asyncio_loop, self._task_group
+        assert loop is not None
+        assert task_group is not None
+        # anyio's start_soon needs a task context, which a bare loop callback lacks.
+        asyncio.run_coroutine_threadsafe(_spawn(task_group, func), loop)
+
+    def call[T](
+        self,
+        func: Callable[[], Awaitable[T]],
+        *,
+        timeout: float | None = None,
+        start_timeout: float | None = None,
+    ) -> T:
+        """Run ``func()`` on the loop and wait for its result (from any thread but the loop's).
+
+        ``start_timeout`` bounds the wait for the loop to start running it, ``timeout`` the
+        whole wait: past either, the loop is blocked (``func`` cannot have run, or cannot
+        finish its own bounded wait), and ``InitWaitTimeoutError`` says where the loop is stuck.
+        """
         if self.in_loop_thread():
             raise RuntimeError("lambda-warmup: blocking call made on the warm loop; await instead")
-        return self.portal().call(func)
+        future: Future[T] = Future()
+        started = threading.Event()
+
+        async def run() -> None:
+            started.set()
+            if not future.set_running_or_notify_cancel():
+                return  # the caller gave up before the loop got here
+            try:
+                future.set_result(await func())
+            except BaseException as error:  # delivered to the caller, not to the task group
+                future.set_exception(error)
+                if not isinstance(error, Exception):
+                    raise
+
+        self.start_soon(run)
+        if start_timeout is not None and not started.wait(start_timeout):
+            future.cancel()
+            raise InitWaitTimeoutError(self._blocked(start_timeout))
+        try:
+            return future.result(timeout)
+        except FutureTimeoutError:
+            if future.done():  # func's own TimeoutError (the same class since Python 3.11)
+                raise
+            future.cancel()
+            raise InitWaitTimeoutError(self._blocked(timeout)) from None
+
+    def _blocked(self, waited: float | None) -> str:
+        frame = sys._current_frames().get(self._thread_id or -1)
+        where = "unknown"
+        if frame is not None:
+            summary = traceback.extract_stack(frame)[-3:]
+            where = " <- ".join(
+                f"{entry.name} ({entry.filename}:{entry.lineno})" for entry in reversed(summary)
+            )
+        return (
+            f"the warm loop did not answer within {waited:.3f} s: it is blocked, most likely by a "
+            "blocking call in an async init or handler (make it a def init, or wrap the call in "
+            f"anyio.to_thread.run_sync); the loop thread is at {where}"
+        )
 
     def close(self) -> None:
         """Cancel every task still on the loop, stop it and join its thread."""
@@ -66,6 +135,7 @@ class WarmLoop:
             stack, portal = self._stack, self._portal
             self._stack = self._portal = None
             self._thread_id = None
+            self._asyncio_loop = self._task_group = None
         if portal is None or stack is None:
             return
         with contextlib.suppress(RuntimeError):  # already stopped
@@ -93,3 +163,18 @@ def _close_before_thread_joins(close: Callable[[], object]) -> None:
 
 async def _thread_ident() -> int:
     return threading.get_ident()
+
+
+async def _spawn(task_group: TaskGroup, func: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+    task_group.start_soon(func)
+
+
+async def _running_loop() -> asyncio.AbstractEventLoop:
+    return asyncio.get_running_loop()
+
+
+async def _serve_task_group(*, task_status: TaskStatus[TaskGroup]) -> None:
+    """The root task group every init and call runs in, until the portal stops."""
+    async with anyio.create_task_group() as task_group:
+        task_status.started(task_group)
+        await anyio.sleep_forever()

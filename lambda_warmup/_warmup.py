@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, Final, Protocol, overload
@@ -220,7 +221,11 @@ class Warmup:
             @functools.wraps(func)
             def run_async(event: Any, context: Any) -> Any:
                 self._prepare_invocation(context)
-                return self.loop.portal().call(func, event, context)
+                # Bounded until the handler starts: a loop blocked by a misbehaving init gives
+                # one clear error instead of Lambda's bare "Task timed out".
+                return self.loop.call(
+                    functools.partial(func, event, context), start_timeout=_wait_budget(context)
+                )
 
             return run_async
 
@@ -243,11 +248,18 @@ class Warmup:
                 self.loop.start_soon(handle.run)
         if not any(handle.required for handle in handles):
             return
-        self.loop.call(functools.partial(self._wait_required, _wait_budget(context)))
+        budget = _wait_budget(context)
+        # One absolute deadline for both sides (anyio's clock on asyncio is time.monotonic):
+        # the loop gives up at it; the caller only later, if the loop could not answer at all.
+        deadline = None if budget is None else time.monotonic() + budget
+        self.loop.call(
+            functools.partial(self._wait_required, deadline, budget),
+            timeout=None if budget is None else budget + c.LOOP_ANSWER_GRACE,
+        )
 
-    async def _wait_required(self, budget: float | None) -> None:
+    async def _wait_required(self, deadline: float | None, budget: float | None) -> None:
         required = [handle for handle in self._handles if handle.required]
-        with anyio.move_on_after(budget):
+        with anyio.move_on_at(math.inf if deadline is None else deadline):
             for handle in required:
                 await handle.wait_settled()
         pending = [handle.name for handle in required if not handle.done()]

@@ -231,3 +231,41 @@ def test_wait_is_bounded_by_remaining_time(warmup: Warmup):
     assert "gave up waiting for required init(s) 'hangs'" in message
     assert "WARMING_TIMEOUT" in message
     assert hangs.state == "running"  # the init itself is not cancelled by the handler
+
+
+def test_declaring_inits_never_waits_for_a_blocked_loop(warmup: Warmup):
+    gate = threading.Event()
+
+    @warmup.init
+    async def blocker() -> bool:
+        return gate.wait(5)  # a blocking call on the loop: the bug this test survives
+
+    @warmup.init
+    async def later() -> int:  # declared while the loop is blocked
+        return 2
+
+    gate.set()  # reached at once only if declaring 'later' did not wait for the loop
+    assert blocker.result(10) is True, "declaring an init waited for the blocked loop"
+    assert later.result(10) == 2
+
+
+def test_blocked_loop_fails_the_invocation_naming_where(warmup: Warmup):
+    gate = threading.Event()
+
+    @warmup.init
+    async def blocker() -> None:
+        gate.wait(10)
+
+    @warmup.handler
+    async def handler(event: object, context: object) -> str:
+        return "never"
+
+    try:
+        with pytest.raises(InitWaitTimeoutError) as caught:
+            handler({}, FakeContext(remaining_ms=400))
+    finally:
+        gate.set()
+    message = str(caught.value)
+    assert message.startswith("the warm loop did not answer within")
+    assert "blocking call in an async init" in message
+    assert "blocker (" in message  # where the loop thread is stuck
