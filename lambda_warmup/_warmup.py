@@ -216,6 +216,11 @@ class Warmup:
         failed, or ``InitWaitTimeoutError`` naming those still running. An ``async def`` handler
         runs on the warm loop, beside the clients its inits made; a ``def`` handler runs as is.
         """
+        if not self._report_scheduled and self.settings.extension_expected:
+            # A handler module with the hold asked for but no init still reports (none), once
+            # its import is done: else the extension would hold INIT for all of WARMING_TIMEOUT.
+            self._report_scheduled = True
+            self.loop.start_soon(self._report_when_settled)
         if inspect.iscoroutinefunction(func):
 
             @functools.wraps(func)

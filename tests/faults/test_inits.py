@@ -492,3 +492,29 @@ def test_init_blocking_for_ever_fails_the_invocation_naming_it(fault: MakeRun) -
     assert payload["errorType"] == "InitWaitTimeoutError", payload
     assert payload["errorMessage"].startswith("the warm loop did not answer within"), payload
     assert "blocking (" in payload["errorMessage"], payload
+
+
+@row(
+    "Init",
+    "no `@warm_init` at all: a `@warm_handler` module, `WARMING_TIMEOUT=5s`",
+    "served; INIT ends right after the module's import, not after `WARMING_TIMEOUT`",
+    "extension: `released after N ms: report ok from pid P ()` (a report with no inits)",
+)
+def test_handler_without_inits_releases_the_hold(fault: MakeRun) -> None:
+    run = fault(
+        """
+        from lambda_warmup import warm_handler
+
+        @warm_handler
+        def handler(event, context):
+            return "served"
+        """,
+        env={"WARMING_TIMEOUT": "5s"},
+    )
+    init = run.start()
+    assert init.status == "success", (init, run.output())
+    assert init.duration_ms < 2500, (init, run.output())  # not the 5 s hold
+    assert "report ok from pid" in run.released(), run.output()
+    result = run.invoke()
+    assert result.status == "success", (result.payload, run.output())
+    assert result.json() == "served"

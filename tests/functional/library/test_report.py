@@ -252,3 +252,32 @@ def test_report_cut_to_fit_keeps_the_failed_inits() -> None:
         encode_report({**report, "inits": inits[:3]})
         == json.dumps({**report, "inits": inits[:3]}, separators=(",", ":")).encode()
     )
+
+
+def test_a_handler_without_inits_still_reports():
+    """The hold is asked for (WARMING_TIMEOUT) but nothing to wait for: report at once."""
+    reports, transport = capture_reports()
+    warmup = Warmup(settings=Settings(extension_expected=True), transport=transport)
+    try:
+
+        @warmup.handler
+        def handler(event: object, context: object) -> int:
+            return 1
+
+        wait_for(lambda: reports, "the report of a module with no inits")
+    finally:
+        warmup.close(1)
+    (report,) = reports
+    assert report["status"] == "ok"
+    assert report["inits"] == []
+
+
+def test_a_handler_without_inits_and_without_hold_starts_nothing():
+    warmup = Warmup(settings=Settings(extension_expected=False))
+
+    @warmup.handler
+    def handler(event: object, context: object) -> int:
+        return 1
+
+    assert handler({}, None) == 1
+    assert not warmup.loop.running  # no loop thread for a sync handler with nothing to wait for
