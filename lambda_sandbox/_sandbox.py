@@ -1332,13 +1332,7 @@ class Sandbox:
                 self._registration_closed = True
                 self._record("runtime_next", first=True, phase=self._phase)
             self._cv.notify_all()
-            while (
-                self._gen == gen
-                and self._phase != "closed"
-                and (self._pending is None or self._frozen)
-            ):
-                self._cv.wait()
-            if self._gen != gen or self._phase == "closed" or self._pending is None:
+            if not self._park(gen, lambda: self._pending is not None) or self._pending is None:
                 return None
             inv = self._pending
             self._pending = None
@@ -1398,6 +1392,17 @@ class Sandbox:
         self._record("runtime_init_error", error_type=self._runtime_init_error_type, error=body)
         return _json(202, {"status": "OK"})
 
+    def _park(self, gen: int, ready: Callable[[], bool], *, thawed: bool = True) -> bool:
+        """Wait on ``self._cv`` (held) until ``ready()`` (and, by default, the sandbox is not
+        frozen); ``False`` if the sandbox was reset (``gen`` moved on) or closed meanwhile."""
+        while (
+            self._gen == gen
+            and self._phase != "closed"
+            and (not ready() or (thawed and self._frozen))
+        ):
+            self._cv.wait()
+        return self._gen == gen and self._phase != "closed"
+
     def _runtime_restore_next(self) -> Response | None:
         with self._cv:
             if self.init_type != "snap-start" or self._runtime_restore_waiting:
@@ -1409,13 +1414,7 @@ class Sandbox:
                 self._registration_closed = True
                 self._record("runtime_restore_next", phase=self._phase)
             self._cv.notify_all()
-            while (
-                self._gen == gen
-                and self._phase != "closed"
-                and (not self._restore_released or self._frozen)
-            ):
-                self._cv.wait()
-            if self._gen != gen or self._phase == "closed":
+            if not self._park(gen, lambda: self._restore_released):
                 return None
             self._runtime_restore_waiting = False
         return _json(200, {})
@@ -1430,9 +1429,7 @@ class Sandbox:
                 self._registration_closed = True
                 self._record("runtime_next", first=True, phase=self._phase)
             self._cv.notify_all()
-            while self._gen == gen and self._phase != "closed" and not self._lmi_queue:
-                self._cv.wait()
-            if self._gen != gen or self._phase == "closed":
+            if not self._park(gen, lambda: bool(self._lmi_queue), thawed=False):
                 return None
             inv = self._lmi_queue.popleft()
             inv.taken = True
@@ -1663,13 +1660,7 @@ class Sandbox:
                 ext.first_next = time.monotonic()
                 self._record("extension_next", name=ext.name, first=True, phase=self._phase)
             self._cv.notify_all()
-            while (
-                self._gen == gen
-                and self._phase != "closed"
-                and (not ext.events_queue or self._frozen)
-            ):
-                self._cv.wait()
-            if self._gen != gen or self._phase == "closed":
+            if not self._park(gen, lambda: bool(ext.events_queue)):
                 return None
             event = ext.events_queue.popleft()
             ext.waiting = False
