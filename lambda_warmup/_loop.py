@@ -6,7 +6,6 @@ bound to a loop that is still running when the handler uses them.
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import contextlib
 import sys
@@ -15,7 +14,7 @@ import traceback
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
@@ -23,6 +22,9 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from ._constants import LOOP_THREAD_NAME
 from .exceptions import InitWaitTimeoutError
+
+if TYPE_CHECKING:
+    import asyncio  # at run time only once the loop starts: ~20 ms that import need not pay
 
 
 class WarmLoop:
@@ -72,6 +74,8 @@ class WarmLoop:
         assert loop is not None
         assert task_group is not None
         # anyio's start_soon needs a task context, which a bare loop callback lacks.
+        import asyncio  # loaded by the running loop already
+
         asyncio.run_coroutine_threadsafe(_spawn(task_group, func), loop)
 
     def call[T](
@@ -170,6 +174,8 @@ async def _spawn(task_group: TaskGroup, func: Callable[[], Coroutine[Any, Any, A
 
 
 async def _running_loop() -> asyncio.AbstractEventLoop:
+    import asyncio  # loaded by the running loop already
+
     return asyncio.get_running_loop()
 
 
