@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -92,7 +93,12 @@ def test_cli_local_invoke_of_the_built_template(
 ) -> None:
     """The README's way by hand: ``local invoke`` with an ``--env-vars`` file, as with SAM."""
     env_file = tmp_path / "env.json"
-    env_file.write_text(json.dumps({"Parameters": local.function_environment()}))
+    # A port of its own: the default 9779 may be taken by another sandbox on this machine.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    environment = {**local.function_environment(), "WARMUP_PORT": port}
+    env_file.write_text(json.dumps({"Parameters": environment}))
     proc = subprocess.run(
         [
             sys.executable,
