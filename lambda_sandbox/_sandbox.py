@@ -1036,13 +1036,8 @@ class Sandbox:
                     self._platform_line(
                         f"{ts} {request_id} Task timed out after {spec.timeout_s:.2f} seconds"
                     )
-                elif inv.error is not None:
-                    status, payload = "error", inv.error
-                    error_type = (
-                        inv.error_type or _json_field(inv.error, "errorType") or "Runtime.Unknown"
-                    )
                 else:
-                    status, payload = "success", inv.response or b""
+                    status, error_type, payload = _outcome_of(inv)
         duration = round((time.monotonic() - start) * 1000, 3)
         if (
             must_reset
@@ -1493,13 +1488,8 @@ class Sandbox:
                             {"errorType": error_type, "errorMessage": "Runtime exited"}
                         ).encode()
                     )
-                elif inv.error is not None:
-                    status, payload = "error", inv.error
-                    error_type = (
-                        inv.error_type or _json_field(inv.error, "errorType") or "Runtime.Unknown"
-                    )
                 else:
-                    status, payload = "success", inv.response or b""
+                    status, error_type, payload = _outcome_of(inv)
         duration = round((time.monotonic() - start) * 1000, 3)
         response_ms = round((inv.answered - start) * 1000, 3) if inv.answered else None
         result = InvokeResult(
@@ -1745,6 +1735,16 @@ def _json_body(body: bytes) -> dict[str, Any] | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def _outcome_of(
+    inv: _Invocation,
+) -> tuple[Literal["success", "error"], str | None, bytes]:
+    """What the runtime answered: ``error`` with its type (header, body, else rapid's default)."""
+    if inv.error is not None:
+        error_type = inv.error_type or _json_field(inv.error, "errorType") or "Runtime.Unknown"
+        return "error", error_type, inv.error
+    return "success", None, inv.response or b""
 
 
 def _json_field(body: bytes, name: str) -> str | None:
