@@ -5,6 +5,10 @@ not give (see ``../shared/docs/local-runtime-notes.md``): header lines up to ~1 
 error-cause header), ``TCP_NODELAY`` on every accepted socket, and long-polling handlers that may
 block for minutes on one keep-alive connection. One thread per connection; the handler is called
 on that thread and may block.
+
+A handler may also give its connection away unanswered (:class:`Detach`), and the server can
+take one back with the request still pending (:meth:`HttpServer.adopt`): a SnapStart checkpoint
+carries the requests the processes are blocked in across the snapshot that way.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, cast
 
-__all__ = ["HttpServer", "Request", "Response"]
+__all__ = ["Detach", "HttpServer", "Request", "Response"]
 
 MAX_LINE = 2 * 1024 * 1024
 """Longest request or header line accepted (the X-Ray error cause reaches ~1 MiB)."""
@@ -59,15 +63,31 @@ class Response:
     headers: list[tuple[str, str]] = field(default_factory=list)
 
 
-Handler = Callable[[Request], Response | None]
-"""Returns the response, or None to drop the connection without answering."""
+@dataclass(frozen=True)
+class Detach:
+    """A handler's answer: leave the request unanswered and give the connection to ``on_detach``
+    (the server no longer reads it, nor closes it)."""
+
+    tag: str
+
+
+Handler = Callable[[Request], Response | Detach | None]
+"""Returns the response, None to drop the connection without answering, or a :class:`Detach`."""
+_Answer = Callable[[], Response | Detach | None]
 
 
 class HttpServer:
     """Serves ``handler`` on ``host``:random port until :meth:`stop`."""
 
-    def __init__(self, handler: Handler, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        on_detach: Callable[[str, socket.socket, Request], None] | None = None,
+    ) -> None:
         self._handler = handler
+        self._on_detach = on_detach
         self._sock = socket.create_server((host, port), backlog=64)
         self._lock = threading.Lock()
         self._conns: set[socket.socket] = set()
@@ -105,30 +125,48 @@ class HttpServer:
             except OSError:
                 return
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            with self._lock:
-                if self._stopped:
-                    conn.close()
-                    return
-                self._conns.add(conn)
-            threading.Thread(
-                target=self._serve, args=(conn,), name="lambda-sandbox-conn", daemon=True
-            ).start()
+            if not self._track(conn):
+                return
 
-    def _serve(self, conn: socket.socket) -> None:
+    def adopt(self, conn: socket.socket, request: Request, answer: _Answer) -> None:
+        """Serve ``conn``, whose pending ``request`` an earlier owner read: ``answer()`` answers
+        it (on the connection's own thread, so it may block), then the connection goes on."""
+        self._track(conn, (request, answer))
+
+    def _track(self, conn: socket.socket, pending: tuple[Request, _Answer] | None = None) -> bool:
+        with self._lock:
+            if self._stopped:
+                conn.close()
+                return False
+            self._conns.add(conn)
+        threading.Thread(
+            target=self._serve, args=(conn, pending), name="lambda-sandbox-conn", daemon=True
+        ).start()
+        return True
+
+    def _serve(self, conn: socket.socket, pending: tuple[Request, _Answer] | None) -> None:
+        detached = False
         try:
-            with conn, cast(IO[bytes], conn.makefile("rb", buffering=65536)) as rfile:
+            with cast(IO[bytes], conn.makefile("rb", buffering=65536)) as rfile:
                 while True:
-                    try:
-                        request = _read_request(
-                            rfile, lambda: conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-                        )
-                    except _BadRequestError as exc:
-                        _send(conn, Response(400, str(exc).encode()), close=True)
-                        return
-                    if request is None:
-                        return
-                    response = self._handler(request)
-                    if response is None:
+                    if pending is not None:  # read by the connection's earlier owner
+                        request, answer = pending
+                        pending = None
+                        response = answer()
+                    else:
+                        try:
+                            read = _read_request(
+                                rfile, lambda: conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+                            )
+                        except _BadRequestError as exc:
+                            _send(conn, Response(400, str(exc).encode()), close=True)
+                            return
+                        if read is None:
+                            return
+                        request = read
+                        response = self._handler(request)
+                    if not isinstance(response, Response):
+                        detached = self._detach(conn, request, response)
                         return
                     close = (request.header("connection") or "").lower() == "close"
                     _send(conn, response, close=close)
@@ -139,6 +177,15 @@ class HttpServer:
         finally:
             with self._lock:
                 self._conns.discard(conn)
+            if not detached:
+                conn.close()
+
+    def _detach(self, conn: socket.socket, request: Request, response: Detach | None) -> bool:
+        """True if ``conn`` was given away (a :class:`Detach`, and someone to give it to)."""
+        if response is None or self._on_detach is None:
+            return False
+        self._on_detach(response.tag, conn, request)
+        return True
 
 
 def _readline(rfile: IO[bytes]) -> bytes:

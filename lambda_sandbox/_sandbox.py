@@ -8,6 +8,10 @@ Lifecycle as Lambda does it (``../shared/docs/lambda-platform.md`` §1-6):
   ``on_demand_init_limit_s`` (10 s on Lambda); otherwise the environment is reset and INIT is redone
   inside the first invocation ("suppressed init", bounded by the function timeout). Provisioned
   concurrency and SnapStart get max(130 s, timeout).
+- SnapStart, with CRIU (root; ``_criu.py``): INIT runs in a pid namespace of its own, and when it
+  ends the process tree is checkpointed and ended; every restore makes a new execution
+  environment from that one snapshot, as many times as asked (``_snapshot.py``). Without CRIU
+  the INIT's live processes are "restored" once.
 - INVOKE: thaw, hand the event to the runtime and INVOKE to subscribed extensions, wait for the
   response and for the runtime and those extensions to call ``next`` again, bounded by the function
   timeout. A timeout or a crash resets the environment; the next invocation initialises again.
@@ -38,13 +42,15 @@ import uuid
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from ._http import HttpServer, Request, Response
+from ._criu import Criu, SnapshotUnavailableError, find_criu
+from ._http import Detach, HttpServer, Request, Response
 from ._runtime_venv import runtime_venv
+from ._snapshot import Checkpoint, Namespace, NsProcess, SnapshotError
 
 __all__ = [
     "FunctionSpec",
@@ -170,13 +176,15 @@ class InvokeResult:
 class _Proc:
     name: str
     kind: Literal["runtime", "extension", "keeper"]
-    popen: subprocess.Popen[bytes]
+    popen: subprocess.Popen[bytes] | NsProcess
     started: float
     exited: float | None = None
     returncode: int | None = None
     busy: bool = False
     """The output reader is dispatching lines it has read."""
     threads: list[threading.Thread] = field(default_factory=list)
+    checkpointed: bool = False
+    """Ended by the SnapStart checkpoint (its copies come back at each restore)."""
 
 
 @dataclass
@@ -193,6 +201,18 @@ class _Extension:
     exit_error: str | None = None
     handling: str | None = None
     """Request id of the INVOKE event the extension took and has not called next after yet."""
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """A SnapStart snapshot: the images, and the sandbox's side of the state they froze."""
+
+    checkpoint: Checkpoint
+    requests: dict[str, Request]
+    """The requests the processes were blocked in, by tag (``runtime``, or an extension id)."""
+    extensions: list[_Extension]
+    tmp_dir: Path
+    """A copy of /tmp as INIT left it: every restored environment starts from it."""
 
 
 @dataclass
@@ -220,6 +240,10 @@ class Sandbox:
 
     ``start()`` runs INIT ahead of the first invocation (as a proactive or provisioned INIT);
     ``invoke()`` without ``start()`` does it first, as an on-demand cold start does.
+
+    SnapStart (``init_type="snap-start"``): ``snapshots`` None uses CRIU where it can (root,
+    CRIU 4.2 found or downloaded), True insists on it, False keeps INIT's live processes for a
+    single restore. ``snapshot_unavailable`` says why snapshots are off.
     """
 
     def __init__(
@@ -236,6 +260,7 @@ class Sandbox:
         records_path: Path | None = None,
         workdir: Path | None = None,
         copy_files: bool = False,
+        snapshots: bool | None = None,
     ) -> None:
         if init_type not in INIT_TYPES:
             raise SandboxError(f"init type {init_type!r}: expected one of {', '.join(INIT_TYPES)}")
@@ -269,7 +294,7 @@ class Sandbox:
         self.task_root = self._root / "var" / "task"
         self.opt_dir = self._root / "opt"
         self.tmp_dir = self._root / "tmp"
-        self._server = HttpServer(self._route)
+        self._server = HttpServer(self._route, on_detach=self._on_detach)
         self.runtime_api = self._server.address
         # State below is guarded by self._cv.
         self._gen = 0
@@ -298,8 +323,26 @@ class Sandbox:
         self._lmi_queue: deque[_Invocation] = deque()
         self._lmi_inflight: dict[str, _Invocation] = {}
         self._log_socket: socket.socket | None = None
+        # SnapStart snapshots (see _snapshot.py).
+        self.snapshot_unavailable: str | None = None
+        self.restores = 0
+        """Restores so far (SnapStart); each one a new environment from the same snapshot."""
+        self._criu: Criu | None = None
+        self._namespace: Namespace | None = None
+        self._snapshot: _Snapshot | None = None
+        self._detaching = False
+        self._detached: dict[str, tuple[socket.socket, Request]] = {}
         try:
             self._venv = runtime_venv(spec.python_version)
+            if init_type == "snap-start" and snapshots is not False:
+                try:
+                    self._criu = find_criu()
+                except SnapshotUnavailableError as exc:
+                    if snapshots:
+                        raise SandboxError(f"SnapStart snapshots unavailable: {exc}") from None
+                    self.snapshot_unavailable = str(exc)
+            elif snapshots:
+                raise SandboxError("snapshots=True is for init_type='snap-start' only")
             self._layout()
         except BaseException:
             self._server.stop()
@@ -379,6 +422,27 @@ class Sandbox:
     @property
     def frozen(self) -> bool:
         return self._frozen
+
+    @property
+    def snapshots(self) -> bool:
+        """True when restores come from a CRIU snapshot (SnapStart), any number of times."""
+        return self._criu is not None
+
+    def discard_environment(self) -> None:
+        """SnapStart with snapshots: end this execution environment as Lambda does when it
+        removes one (SHUTDOWN, reason ``spindown``); the next ``invoke()`` restores a new one
+        from the same snapshot. Nothing to end (not restored yet): nothing happens."""
+        with self._op_lock:
+            self._check_open()
+            if self._criu is None:
+                raise SandboxError(
+                    "discard_environment() needs SnapStart snapshots: "
+                    + (self.snapshot_unavailable or f"init type is {self.init_type}")
+                )
+            if not self.inits:
+                self._init_phase()
+            if self._snapshot is not None and self._procs:
+                self._teardown("spindown")
 
     # ------------------------------------------------------------------------------- layout
 
@@ -558,18 +622,31 @@ class Sandbox:
         args: list[str],
         env: dict[str, str],
     ) -> _Proc:
-        popen = subprocess.Popen(
-            args,
-            cwd=self.task_root,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL if kind == "keeper" else subprocess.PIPE,
-            stderr=subprocess.DEVNULL if kind == "keeper" else subprocess.STDOUT,
-            process_group=0 if self._pgid is None else self._pgid,
-        )
-        proc = _Proc(name=name, kind=kind, popen=popen, started=time.monotonic())
+        popen: subprocess.Popen[bytes] | NsProcess
+        if self._namespace is not None:
+            popen = self._namespace.spawn(name, args, env, self.task_root)
+        else:
+            popen = subprocess.Popen(
+                args,
+                cwd=self.task_root,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL if kind == "keeper" else subprocess.PIPE,
+                stderr=subprocess.DEVNULL if kind == "keeper" else subprocess.STDOUT,
+                process_group=0 if self._pgid is None else self._pgid,
+            )
         if self._pgid is None:
             self._pgid = popen.pid
+        return self._track(name, kind, popen)
+
+    def _track(
+        self,
+        name: str,
+        kind: Literal["runtime", "extension", "keeper"],
+        popen: subprocess.Popen[bytes] | NsProcess,
+    ) -> _Proc:
+        """Read the process's output and watch for its exit."""
+        proc = _Proc(name=name, kind=kind, popen=popen, started=time.monotonic())
         if popen.stdout is not None:
             reader = threading.Thread(
                 target=self._read_output, args=(proc,), name=f"sandbox-out-{name}", daemon=True
@@ -631,7 +708,8 @@ class Sandbox:
             proc.exited = time.monotonic()
             proc.returncode = code
             self._cv.notify_all()
-        self._record("process_exit", name=proc.name, kind=proc.kind, returncode=code)
+        event = "process_checkpointed" if proc.checkpointed else "process_exit"
+        self._record(event, name=proc.name, kind=proc.kind, returncode=code)
 
     def _signal_group(self, sig: signal.Signals) -> None:
         if self._pgid is not None:
@@ -703,6 +781,8 @@ class Sandbox:
         if result.status == "success":
             if self.init_type == "snap-start":
                 self._awaiting_restore = True
+                if self._namespace is not None:
+                    self._take_snapshot()
             elif self.init_type == "on-demand":
                 # Provisioned concurrency: INIT is not part of any request, REPORT omits it.
                 self._pending_init_duration = result.duration_ms
@@ -742,17 +822,28 @@ class Sandbox:
             self._current = None
         self._record("init_start", phase=phase, init_type=self.init_type)
         self._pgid = None
-        # The group's first member, so that the group outlives any one process. If this Python
-        # process dies without shutting the sandbox down, the keeper kills the whole group (and
-        # if the group is frozen then, the kernel's SIGHUP to orphaned stopped groups does).
-        keeper_cmd = [
-            "/bin/sh",
-            "-c",
-            'while kill -0 "$1" 2>/dev/null; do sleep 1; done; kill -KILL 0',
-            "lambda-sandbox-keeper",
-            str(os.getpid()),
-        ]
-        self._spawn("keeper", "keeper", keeper_cmd, {"PATH": "/usr/bin:/bin"})
+        if self._criu is not None and phase == "init":
+            # The snapshot's INIT: under a namespace init, the root of the tree to checkpoint.
+            # It is also the keeper: when this process dies, the init kills the namespace.
+            try:
+                self._namespace = Namespace.start(self.task_root)
+            except (SnapshotError, OSError) as exc:
+                raise SandboxError(f"starting the SnapStart namespace failed: {exc}") from None
+            self._pgid = self._namespace.root.pid
+            self._track("nsinit", "keeper", self._namespace.root)
+        else:
+            # The group's first member, so that the group outlives any one process. If this
+            # Python process dies without shutting the sandbox down, the keeper kills the whole
+            # group (and if the group is frozen then, the kernel's SIGHUP to orphaned stopped
+            # groups does).
+            keeper_cmd = [
+                "/bin/sh",
+                "-c",
+                'while kill -0 "$1" 2>/dev/null; do sleep 1; done; kill -KILL 0',
+                "lambda-sandbox-keeper",
+                str(os.getpid()),
+            ]
+            self._spawn("keeper", "keeper", keeper_cmd, {"PATH": "/usr/bin:/bin"})
         _LIVE.add(self)
 
         ext_dir = self.opt_dir / "extensions"
@@ -1113,9 +1204,18 @@ class Sandbox:
 
     def _restore(self, request_id: str) -> tuple[float, str | None]:
         """SnapStart: answer ``restore/next``, wait for the runtime's ``next`` (bounded by the
-        restore limit); returns (duration ms, error type or None)."""
+        restore limit); returns (duration ms, error type or None). With a snapshot, a new
+        environment is restored from it first (that time is part of the restore, as on Lambda)."""
         start = time.monotonic()
-        self._record("restore_start", request_id=request_id)
+        self.restores += 1
+        self._record(
+            "restore_start",
+            request_id=request_id,
+            restore=self.restores,
+            from_snapshot=self._snapshot is not None,
+        )
+        if self._snapshot is not None:
+            self._restore_snapshot(self._snapshot)
         with self._cv:
             self._restore_released = True
             self._cv.notify_all()
@@ -1128,6 +1228,129 @@ class Sandbox:
         ms = round((time.monotonic() - start) * 1000, 3)
         self._record("restore_end", duration_ms=ms, error_type=error)
         return ms, error
+
+    # --------------------------------------------------------------------------- SnapStart
+
+    def _take_snapshot(self) -> None:
+        """End INIT's tree with a checkpoint: the blocked requests are handed over with it."""
+        assert self._namespace is not None
+        assert self._criu is not None
+        start = time.monotonic()
+        with self._cv:
+            self._detaching = True
+            self._detached = {}
+            expected = {"runtime", *self._extensions}
+            self._cv.notify_all()
+            handed = self._wait(lambda: expected <= set(self._detached), start + 2.0)
+            self._detaching = False
+            detached, self._detached = self._detached, {}
+        connections = {tag: conn for tag, (conn, _) in detached.items()}
+        with self._cv:
+            procs = list(self._procs)
+            extensions = list(self._extensions.values())
+        for proc in procs:  # CRIU ends them after the dump
+            proc.checkpointed = True
+        try:
+            if not handed:
+                raise SnapshotError(f"not blocked in next: {sorted(expected - set(detached))}")
+            checkpoint = self._namespace.checkpoint(
+                self._criu, self._root / "snapshot", connections
+            )
+        except SnapshotError as exc:
+            # The tree runs on: answer its requests live, and restore it the one time.
+            for proc in procs:
+                proc.checkpointed = False
+            self._record("snapshot_error", error=str(exc))
+            self.snapshot_unavailable = f"the checkpoint failed: {exc}"
+            self._criu = None
+            with contextlib.suppress(SnapshotError):
+                connections.update(self._namespace.release())
+            for tag, conn in connections.items():
+                self._server.adopt(conn, detached[tag][1], self._resume(tag, self._gen))
+            return
+        for conn in connections.values():
+            conn.close()  # the namespace init held the other reference: it is in the images
+        self._end_processes()
+        tmp_copy = self._root / "snapshot-tmp"
+        shutil.copytree(self.tmp_dir, tmp_copy, symlinks=True)
+        with self._cv:
+            self._snapshot = _Snapshot(
+                checkpoint=checkpoint,
+                requests={tag: request for tag, (_, request) in detached.items()},
+                extensions=extensions,
+                tmp_dir=tmp_copy,
+            )
+        self._record(
+            "snapshot",
+            duration_ms=round((time.monotonic() - start) * 1000, 3),
+            dump_ms=checkpoint.dump_ms,
+            size_bytes=checkpoint.size_bytes,
+            processes=sorted(checkpoint.ns_pids),
+        )
+
+    def _restore_snapshot(self, snapshot: _Snapshot) -> None:
+        """A new environment from ``snapshot``: its processes, /tmp, and blocked requests."""
+        assert self._criu is not None
+        shutil.rmtree(self.tmp_dir, ignore_errors=True)
+        shutil.copytree(snapshot.tmp_dir, self.tmp_dir, symlinks=True)
+        start = time.monotonic()
+        try:
+            namespace, procs = Namespace.restore(
+                self._criu, snapshot.checkpoint, f"restore-{self.restores}"
+            )
+        except SnapshotError as exc:
+            raise SandboxError(str(exc)) from None
+        with self._cv:
+            self._gen += 1
+            gen = self._gen
+            self._namespace = namespace
+            self._pgid = namespace.root.pid
+            self._extensions = {
+                e.id: replace(e, waiting=True, events_queue=deque(), handling=None)
+                for e in snapshot.extensions
+            }
+            self._runtime_waiting = False
+            self._runtime_restore_waiting = True
+            self._restore_released = False
+            self._runtime_init_error = None
+            self._runtime_init_error_type = None
+        self._track("nsinit", "keeper", namespace.root)
+        for name, popen in procs.items():
+            proc = self._track(name, "runtime" if name == "runtime" else "extension", popen)
+            with self._cv:
+                if name == "runtime":
+                    self._runtime = proc
+                else:
+                    self._launched[name] = proc
+        try:
+            connections = namespace.release()
+        except SnapshotError as exc:
+            raise SandboxError(f"restore: {exc}") from None
+        for tag, conn in connections.items():
+            self._server.adopt(conn, snapshot.requests[tag], self._resume(tag, gen))
+        self._record(
+            "snapshot_restored",
+            restore=self.restores,
+            criu_ms=round((time.monotonic() - start) * 1000, 3),
+            pids={name: proc.pid for name, proc in procs.items()},
+        )
+
+    def _on_detach(self, tag: str, conn: socket.socket, request: Request) -> None:
+        with self._cv:
+            self._detached[tag] = (conn, request)
+            self._cv.notify_all()
+
+    def _resume(self, tag: str, gen: int) -> Callable[[], Response | Detach | None]:
+        """What answers a blocked request handed back after a restore (or a failed checkpoint)."""
+
+        def answer() -> Response | Detach | None:
+            with self._cv:
+                if tag == "runtime":
+                    return self._await_restore(gen)
+                ext = self._extensions.get(tag)
+                return None if ext is None else self._await_event(ext, gen)
+
+        return answer
 
     def _event_headers(
         self, request_id: str, deadline_ms: int, client_context: Mapping[str, Any] | None
@@ -1223,6 +1446,23 @@ class Sandbox:
                 budget_end,
             )
         self._signal_group(signal.SIGKILL)
+        exits = self._end_processes()
+        if self._snapshot is not None:
+            # SnapStart: a new environment comes from the snapshot, never from an INIT again.
+            with self._cv:
+                self._ready = True
+                self._phase = "ready"
+                self._awaiting_restore = True
+        self._record(
+            "shutdown_end",
+            reason=reason,
+            duration_ms=round((time.monotonic() - start) * 1000, 3),
+            returncodes=exits,
+        )
+
+    def _end_processes(self) -> dict[str, int | None]:
+        """Wait (bounded) for the ended processes and their readers; forget them. Returns their
+        exit codes by name."""
         for proc in self._procs:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.popen.wait(timeout=2.0)
@@ -1230,6 +1470,9 @@ class Sandbox:
                 thread.join(timeout=2.0)
             if proc.popen.stdout is not None:
                 proc.popen.stdout.close()
+        if self._namespace is not None:
+            self._namespace.close()
+            self._namespace = None
         with self._cv:
             exits = {p.name: p.returncode for p in self._procs if p.kind != "keeper"}
             self._gen += 1
@@ -1245,12 +1488,7 @@ class Sandbox:
             self._lmi_queue.clear()
             self._lmi_inflight.clear()
             self._cv.notify_all()
-        self._record(
-            "shutdown_end",
-            reason=reason,
-            duration_ms=round((time.monotonic() - start) * 1000, 3),
-            returncodes=exits,
-        )
+        return exits
 
     def _check_open(self) -> None:
         if self._phase == "closed":
@@ -1258,7 +1496,7 @@ class Sandbox:
 
     # --------------------------------------------------------------------- Runtime/Ext APIs
 
-    def _route(self, req: Request) -> Response | None:
+    def _route(self, req: Request) -> Response | Detach | None:
         path = req.path
         if path.startswith("/2018-06-01/runtime/"):
             return self._runtime_api(req, path.removeprefix("/2018-06-01/runtime/"))
@@ -1274,7 +1512,7 @@ class Sandbox:
             )
         return _NOT_FOUND
 
-    def _runtime_api(self, req: Request, rest: str) -> Response | None:
+    def _runtime_api(self, req: Request, rest: str) -> Response | Detach | None:
         parts = rest.split("/")
         match (req.method, parts):
             case ("GET", ["invocation", "next"]):
@@ -1398,7 +1636,7 @@ class Sandbox:
             self._cv.wait()
         return self._gen == gen and self._phase != "closed"
 
-    def _runtime_restore_next(self) -> Response | None:
+    def _runtime_restore_next(self) -> Response | Detach | None:
         with self._cv:
             if self.init_type != "snap-start" or self._runtime_restore_waiting:
                 return _invalid_state(self._runtime_state(), "RestoreReady")
@@ -1409,9 +1647,15 @@ class Sandbox:
                 self._registration_closed = True
                 self._record("runtime_restore_next", phase=self._phase)
             self._cv.notify_all()
-            if not self._park(gen, lambda: self._restore_released):
-                return None
-            self._runtime_restore_waiting = False
+            return self._await_restore(gen)
+
+    def _await_restore(self, gen: int) -> Response | Detach | None:
+        """(cv held) Park in ``restore/next`` until the restore, or go into the snapshot."""
+        if not self._park(gen, lambda: self._restore_released or self._detaching):
+            return None
+        if not self._restore_released:
+            return Detach("runtime")
+        self._runtime_restore_waiting = False
         return _json(200, {})
 
     def _lmi_next(self) -> Response | None:
@@ -1522,7 +1766,7 @@ class Sandbox:
         )
         return result
 
-    def _extension_api(self, req: Request, rest: str) -> Response | None:
+    def _extension_api(self, req: Request, rest: str) -> Response | Detach | None:
         match (req.method, rest):
             case ("POST", "register"):
                 return self._register(req)
@@ -1636,7 +1880,7 @@ class Sandbox:
             return _error(403, "Extension.UnknownExtensionIdentifier", "Unknown extension " + ident)
         return ext
 
-    def _extension_next(self, ext: _Extension) -> Response | None:
+    def _extension_next(self, ext: _Extension) -> Response | Detach | None:
         with self._cv:
             if ext.waiting:
                 return _invalid_state("Ready", "Ready", who="extension")
@@ -1650,12 +1894,18 @@ class Sandbox:
                 ext.first_next = time.monotonic()
                 self._record("extension_next", name=ext.name, first=True, phase=self._phase)
             self._cv.notify_all()
-            if not self._park(gen, lambda: bool(ext.events_queue)):
-                return None
-            event = ext.events_queue.popleft()
-            ext.waiting = False
-            ext.handling = event.get("requestId")
-            self._cv.notify_all()
+            return self._await_event(ext, gen)
+
+    def _await_event(self, ext: _Extension, gen: int) -> Response | Detach | None:
+        """(cv held) Park in ``event/next`` until an event, or go into the snapshot."""
+        if not self._park(gen, lambda: bool(ext.events_queue) or self._detaching):
+            return None
+        if not ext.events_queue:
+            return Detach(ext.id)
+        event = ext.events_queue.popleft()
+        ext.waiting = False
+        ext.handling = event.get("requestId")
+        self._cv.notify_all()
         headers = [("Lambda-Extension-Event-Identifier", str(uuid.uuid4()))]
         if event["eventType"] == "INVOKE":
             headers.append(("Content-Type", "application/json"))

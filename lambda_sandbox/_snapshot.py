@@ -1,0 +1,411 @@
+"""SnapStart snapshots: a sandbox's processes checkpointed by CRIU, restorable any number of times.
+
+Lambda snapshots the whole initialised microVM and resumes every new execution environment from
+that one snapshot (``../shared/docs/lambda-platform.md`` §8). The sandbox does the same with its
+process tree: the runtime and the extensions run under the init of their own pid namespace
+(``_nsinit.py``), and at the end of INIT CRIU writes the tree (memory, threads, file descriptors,
+TCP connections) to an image directory and ends it. Each restore makes a new tree from those
+images; what INIT left in memory (seeds, ids, a warm loop's state) is the same in every copy.
+
+What crosses the checkpoint, and how:
+- The requests the processes are blocked in (the runtime's ``restore/next``, each extension's
+  ``event/next``) reach the sandbox's HTTP server over TCP. The server side of each connection
+  is handed to the namespace init before the dump (``hold``), so both ends are in the images;
+  after a restore the init hands them back (``release``) and the server answers them.
+- Each process's output pipe and the control socket lead out of the tree: they are named
+  external at the dump and replaced with new ones at each restore (CRIU's ``--inherit-fd``).
+"""
+
+from __future__ import annotations
+
+import array
+import contextlib
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from ._criu import Criu
+
+__all__ = ["Checkpoint", "Namespace", "NsProcess", "SnapshotError"]
+
+NSINIT = Path(__file__).with_name("_nsinit.py")
+REPLY_TIMEOUT_S = 10.0
+MAX_FDS = 64
+
+
+class SnapshotError(RuntimeError):
+    """A checkpoint or a restore failed (the sandbox's own failure, not the function's)."""
+
+
+class NsProcess:
+    """A process of the namespace: the part of ``Popen``'s surface the sandbox uses.
+
+    Signals go through a pidfd, so a pid the host has reused is never signalled.
+    """
+
+    def __init__(self, pidfd: int | None, pid: int, stdout: IO[bytes] | None) -> None:
+        self._pidfd = pidfd
+        self.pid = pid
+        self.stdout = stdout
+        self.returncode: int | None = None
+        self._done = threading.Event()
+
+    def wait(self, timeout: float | None = None) -> int:
+        if not self._done.wait(timeout):
+            raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout or 0.0)
+        assert self.returncode is not None
+        return self.returncode
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.returncode is None and self._pidfd is not None:
+            with contextlib.suppress(ProcessLookupError, OSError):
+                signal.pidfd_send_signal(self._pidfd, sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def exited(self, returncode: int) -> None:
+        if self.returncode is None:
+            self.returncode = returncode
+            self._done.set()
+            if self._pidfd is not None:
+                os.close(self._pidfd)
+                self._pidfd = None
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The images of one checkpointed tree, and what a restore must plug back in."""
+
+    image_dir: Path
+    control_inode: int
+    """The init's end of the control socket, as the images name it."""
+    outputs: Mapping[str, int]
+    """Per process name: the inode of its output pipe."""
+    ns_pids: Mapping[str, int]
+    dump_ms: float
+    size_bytes: int
+
+
+class Namespace:
+    """One live tree under a namespace init: fresh (:meth:`start`) or restored (:meth:`restore`)."""
+
+    def __init__(
+        self,
+        control: socket.socket,
+        root: NsProcess,
+        *,
+        launcher: subprocess.Popen[bytes] | None,
+        init_control_inode: int | None = None,
+        names: Mapping[int, str] | None = None,
+    ) -> None:
+        self._control = control
+        self._init_control_inode = init_control_inode
+        self.root = root
+        self._launcher = launcher
+        self._replies: queue.Queue[tuple[dict[str, Any], list[int]]] = queue.Queue()
+        self._procs: dict[int, NsProcess] = {}
+        self._names: dict[int, str] = dict(names or {})
+        self._send_lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read, name="sandbox-nsinit", daemon=True)
+        self._reader.start()
+
+    # ------------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    def start(cls, cwd: Path) -> Namespace:
+        """A new namespace init, as a grandchild: ``_nsinit.py``'s first process waits for it."""
+        ours, theirs = socket.socketpair()
+        init_control_inode = os.fstat(theirs.fileno()).st_ino
+        try:
+            launcher = subprocess.Popen(
+                [sys.executable, "-I", "-S", str(NSINIT), str(theirs.fileno())],
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(),),
+                process_group=0,
+            )
+        finally:
+            theirs.close()
+        root = NsProcess(None, 0, None)
+        namespace = cls(ours, root, launcher=launcher, init_control_inode=init_control_inode)
+        # The init's host pid: the launcher's only child.
+        end = time.monotonic() + REPLY_TIMEOUT_S
+        while time.monotonic() < end:
+            children = _children(launcher.pid)
+            if children:
+                root.pid = children[0]
+                root._pidfd = _pidfd(root.pid)
+                break
+            if launcher.poll() is not None:
+                break
+            time.sleep(0.001)
+        if root.pid == 0:
+            namespace.close()
+            raise SnapshotError("the namespace init did not start")
+        threading.Thread(
+            target=lambda: root.exited(launcher.wait()), name="sandbox-nsinit-wait", daemon=True
+        ).start()
+        return namespace
+
+    @classmethod
+    def restore(
+        cls, criu: Criu, checkpoint: Checkpoint, log_name: str
+    ) -> tuple[Namespace, dict[str, NsProcess]]:
+        """A new tree from ``checkpoint``'s images; returns it and its processes by name."""
+        ours, theirs = socket.socketpair()
+        pipes = {name: os.pipe() for name in checkpoint.outputs}
+        pidfile = checkpoint.image_dir / f"{log_name}.pid"
+        pidfile.unlink(missing_ok=True)
+        args = [
+            "restore",
+            "--images-dir",
+            str(checkpoint.image_dir),
+            "--tcp-established",
+            "--file-locks",
+            "--restore-detached",
+            "--restore-sibling",  # the init comes back as our child, so we can wait for it
+            "--pidfile",
+            str(pidfile),
+            "--log-file",
+            f"{log_name}.log",
+            "--inherit-fd",
+            f"fd[{theirs.fileno()}]:socket:[{checkpoint.control_inode}]",
+        ]
+        for name, inode in checkpoint.outputs.items():
+            args += ["--inherit-fd", f"fd[{pipes[name][1]}]:pipe:[{inode}]"]
+        try:
+            done = criu.run(args, pass_fds=[theirs.fileno(), *(w for _, w in pipes.values())])
+        finally:
+            theirs.close()
+            for _, write_end in pipes.values():
+                os.close(write_end)
+        if done.returncode != 0:
+            ours.close()
+            for read_end, _ in pipes.values():
+                os.close(read_end)
+            raise SnapshotError(
+                "criu restore failed: " + _log_tail(checkpoint.image_dir / f"{log_name}.log")
+            )
+        pid = int(pidfile.read_text().split()[0])
+        root = NsProcess(_pidfd(pid), pid, None)
+        threading.Thread(
+            target=_reap, args=(root,), name="sandbox-nsinit-wait", daemon=True
+        ).start()
+        names = {ns_pid: name for name, ns_pid in checkpoint.ns_pids.items()}
+        namespace = cls(ours, root, launcher=None, names=names)
+        procs: dict[str, NsProcess] = {}
+        for ns_pid, name in names.items():
+            host_pid = _host_pid_of(pid, ns_pid)
+            proc = NsProcess(_pidfd(host_pid) if host_pid else None, host_pid, None)
+            read_end = pipes[name][0]
+            proc.stdout = os.fdopen(read_end, "rb", buffering=0)
+            if not host_pid:
+                proc.exited(-signal.SIGKILL)
+            namespace._procs[ns_pid] = proc
+            procs[name] = proc
+        return namespace, procs
+
+    def close(self) -> None:
+        """Drop the control socket: the init kills the whole namespace and exits."""
+        with contextlib.suppress(OSError):
+            self._control.shutdown(socket.SHUT_RDWR)
+        self._control.close()
+        if self._launcher is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._launcher.wait(timeout=5.0)
+
+    # ----------------------------------------------------------------------- operations
+
+    def spawn(self, name: str, args: list[str], env: Mapping[str, str], cwd: Path) -> NsProcess:
+        """Start ``args`` in the namespace (stdout and stderr to one pipe), like ``Popen``."""
+        read_end, write_end = os.pipe()
+        try:
+            reply, _ = self._call(
+                {"op": "spawn", "name": name, "args": args, "env": dict(env), "cwd": str(cwd)},
+                [write_end],
+            )
+        finally:
+            os.close(write_end)
+        if reply["op"] != "spawned":
+            os.close(read_end)
+            raise OSError(reply.get("error", "spawn failed"))
+        ns_pid = int(reply["pid"])
+        host_pid = _host_pid_of(self.root.pid, ns_pid)
+        proc = NsProcess(_pidfd(host_pid) if host_pid else None, host_pid, None)
+        proc.stdout = os.fdopen(read_end, "rb", buffering=0)
+        self._names[ns_pid] = name
+        self._procs[ns_pid] = proc
+        if not host_pid:  # gone already; its exit message may still come
+            proc.exited(-signal.SIGKILL)
+        return proc
+
+    def checkpoint(
+        self, criu: Criu, image_dir: Path, connections: Mapping[str, socket.socket]
+    ) -> Checkpoint:
+        """Hand ``connections`` to the init, then dump the tree into ``image_dir``; the tree ends.
+
+        On failure the tree keeps running and the connections come back with :meth:`release`.
+        """
+        tags = list(connections)
+        self._call({"op": "hold", "tags": tags}, [connections[t].fileno() for t in tags])
+        image_dir.mkdir(parents=True, exist_ok=True)
+        if self._init_control_inode is None:
+            raise SnapshotError("only a namespace made by start() can be checkpointed")
+        init_inode = self._init_control_inode
+        outputs: dict[str, int] = {}
+        ns_pids: dict[str, int] = {}
+        for ns_pid, proc in self._procs.items():
+            if proc.returncode is None and proc.stdout is not None:
+                outputs[self._names[ns_pid]] = os.fstat(proc.stdout.fileno()).st_ino
+                ns_pids[self._names[ns_pid]] = ns_pid
+        start = time.monotonic()
+        done = criu.run(
+            [
+                "dump",
+                "--tree",
+                str(self.root.pid),
+                "--images-dir",
+                str(image_dir),
+                "--tcp-established",
+                "--network-lock",
+                "skip",  # loopback only, and every end of every connection is in the tree
+                "--file-locks",
+                "--skip-in-flight",
+                "--external",
+                f"unix[{init_inode}]",
+                "--log-file",
+                "dump.log",
+            ]
+        )
+        dump_ms = round((time.monotonic() - start) * 1000, 3)
+        if done.returncode != 0:
+            raise SnapshotError("criu dump failed: " + _log_tail(image_dir / "dump.log"))
+        size = sum(p.stat().st_size for p in image_dir.iterdir() if p.is_file())
+        return Checkpoint(
+            image_dir=image_dir,
+            control_inode=init_inode,
+            outputs=outputs,
+            ns_pids=ns_pids,
+            dump_ms=dump_ms,
+            size_bytes=size,
+        )
+
+    def release(self) -> dict[str, socket.socket]:
+        """The connections handed over before the checkpoint, by tag."""
+        reply, fds = self._call({"op": "release"}, [])
+        return {tag: socket.socket(fileno=fd) for tag, fd in zip(reply["tags"], fds, strict=True)}
+
+    # ---------------------------------------------------------------------- the channel
+
+    def _call(
+        self, message: dict[str, Any], fds: Sequence[int]
+    ) -> tuple[dict[str, Any], list[int]]:
+        data = json.dumps(message).encode() + b"\n"
+        rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
+        with self._send_lock:
+            try:
+                sent = self._control.sendmsg([data], rights)
+                if sent < len(data):
+                    self._control.sendall(data[sent:])
+            except OSError as exc:
+                raise SnapshotError(f"the namespace init is gone ({exc})") from None
+            try:
+                return self._replies.get(timeout=REPLY_TIMEOUT_S)
+            except queue.Empty:
+                raise SnapshotError(
+                    f"the namespace init did not answer {message['op']!r} "
+                    f"within {REPLY_TIMEOUT_S:.0f} s"
+                ) from None
+
+    def _read(self) -> None:
+        buffer = b""
+        fds: list[int] = []
+        while True:
+            try:
+                data, ancillary, _, _ = self._control.recvmsg(
+                    65536, socket.CMSG_SPACE(MAX_FDS * 4), socket.MSG_CMSG_CLOEXEC
+                )
+            except OSError:
+                data, ancillary = b"", []
+            for level, kind, payload in ancillary:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    received = array.array("i")
+                    received.frombytes(payload[: len(payload) - len(payload) % received.itemsize])
+                    fds.extend(received)
+            if not data:
+                # The init is gone, and with it every process of the namespace.
+                for proc in list(self._procs.values()):
+                    proc.exited(-signal.SIGKILL)
+                return
+            buffer += data
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                message = json.loads(line)
+                if message["op"] == "exit":
+                    exited = self._procs.get(int(message["pid"]))
+                    if exited is not None:
+                        exited.exited(int(message["returncode"]))
+                else:
+                    self._replies.put((message, fds))
+                    fds = []
+
+
+def _pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except OSError:
+        return None
+
+
+def _reap(root: NsProcess) -> None:
+    """The restored init is our child (``--restore-sibling``): wait for it ourselves."""
+    try:
+        _, status = os.waitpid(root.pid, 0)
+        root.exited(os.waitstatus_to_exitcode(status))
+    except ChildProcessError:
+        root.exited(-signal.SIGKILL)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _host_pid_of(root_pid: int, ns_pid: int) -> int:
+    """The host pid of the init's child ``ns_pid`` (0 if it is gone), from ``NSpid``."""
+    for child in _children(root_pid):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            for line in Path(f"/proc/{child}/status").read_text().splitlines():
+                if line.startswith("NSpid:") and int(line.split()[-1]) == ns_pid:
+                    return child
+    return 0
+
+
+def _log_tail(path: Path, lines: int = 6) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return f"(no log at {path})"
+    errors = [line for line in text if "Error" in line] or text
+    return " | ".join(line.strip() for line in errors[-lines:]) + f" (log: {path})"
