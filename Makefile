@@ -21,7 +21,10 @@ $(BIN)/.installed: pyproject.toml
 	@touch $@
 
 # Lint, type-check, then every test (unit, functional, e2e; tests/template runs sam and cfn-lint).
+# `snapshots` gets CRIU for the sandbox's SnapStart snapshots (a cached download, root only) and
+# says whether they work here; where they cannot, their tests skip with that reason.
 test: check .venv-sam/.installed
+	-$(BIN)/python -m lambda_sandbox snapshots
 	$(BIN)/pytest
 
 # sam build (the layer through layer/Makefile, the sample functions) into .aws-sam/build.

@@ -5,6 +5,7 @@ runtime client ``awslambdaric`` and the user's handler. Never shipped in the lay
 by ``lambda_warmup`` or ``extension_entry``. See ``lambda_sandbox/README.md``.
 """
 
+from ._criu import SnapshotUnavailableError, find_criu
 from ._runtime_venv import RuntimeSetupError, runtime_venv
 from ._sandbox import FunctionSpec, InitResult, InitType, InvokeResult, Sandbox, SandboxError
 from ._template import Template, TemplateError, load_template
@@ -17,8 +18,10 @@ __all__ = [
     "RuntimeSetupError",
     "Sandbox",
     "SandboxError",
+    "SnapshotUnavailableError",
     "Template",
     "TemplateError",
+    "find_criu",
     "load_template",
     "runtime_venv",
 ]

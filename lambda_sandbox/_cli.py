@@ -1,7 +1,8 @@
 """``python -m lambda_sandbox local invoke``: ``sam local invoke`` without Docker.
 
 Logs (platform lines, the function's and extensions' output) go to stderr, each response to
-stdout on one line, as ``sam local invoke`` does.
+stdout on one line, as ``sam local invoke`` does. ``python -m lambda_sandbox snapshots`` gets
+CRIU ready for SnapStart snapshots (downloading it once) and says whether they work here.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from ._criu import SnapshotUnavailableError, find_criu
 from ._sandbox import INIT_TYPES, Sandbox, SandboxError
 from ._template import load_template, parse_parameter_overrides
 
@@ -28,6 +30,10 @@ def _parser() -> argparse.ArgumentParser:
         description="A local AWS Lambda (Runtime + Extensions API, real awslambdaric), no Docker.",
     )
     sub = parser.add_subparsers(dest="group", required=True)
+    sub.add_parser(
+        "snapshots",
+        help="get CRIU ready for SnapStart snapshots; exit 1 (with the reason) if they cannot work",
+    )
     local = sub.add_parser("local", help="run functions locally")
     local_sub = local.add_subparsers(dest="command", required=True)
     inv = local_sub.add_parser("invoke", help="invoke a function of a (built) SAM template")
@@ -39,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     inv.add_argument("--invocations", type=int, default=1, help="events sent to one sandbox")
     inv.add_argument("--idle", type=float, default=0.0, help="seconds frozen between invocations")
     inv.add_argument("--init-type", choices=INIT_TYPES, default="on-demand")
+    inv.add_argument(
+        "--restores",
+        type=int,
+        default=1,
+        help="snap-start: environments restored from the one snapshot, each sent the invocations",
+    )
     inv.add_argument(
         "--max-concurrency",
         type=int,
@@ -65,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.group == "snapshots":
+        return _snapshots()
     try:
         return _invoke(args)
     except (SandboxError, OSError, ValueError) as exc:
@@ -72,7 +86,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def _snapshots() -> int:
+    try:
+        criu = find_criu()
+    except SnapshotUnavailableError as exc:
+        sys.stdout.write(f"SnapStart snapshots: unavailable: {exc}\n")
+        return 1
+    sys.stdout.write(f"SnapStart snapshots: CRIU {criu.version} ({' '.join(criu.command)})\n")
+    return 0
+
+
 def _invoke(args: argparse.Namespace) -> int:
+    if args.restores < 1:
+        raise ValueError(f"--restores {args.restores}: expected 1 or more")
+    if args.restores > 1 and args.init_type != "snap-start":
+        raise ValueError("--restores is for --init-type snap-start")
     template = load_template(
         args.template, parse_parameter_overrides(args.parameter_overrides), args.region
     )
@@ -93,6 +121,7 @@ def _invoke(args: argparse.Namespace) -> int:
     with Sandbox(
         spec,
         init_type=args.init_type,
+        snapshots=True if args.restores > 1 else None,
         max_concurrency=args.max_concurrency,
         on_demand_init_limit_s=args.on_demand_init_limit,
         log=sys.stderr,
@@ -101,10 +130,13 @@ def _invoke(args: argparse.Namespace) -> int:
     ) as sandbox:
         if args.init_type != "on-demand":
             sandbox.start()
-        for i in range(args.invocations):
-            if i and args.idle:
-                time.sleep(args.idle)
-            result = sandbox.invoke(event)
-            sys.stdout.buffer.write(result.payload + b"\n")
-            sys.stdout.flush()
+        for restore in range(args.restores):
+            if restore:
+                sandbox.discard_environment()
+            for i in range(args.invocations):
+                if i and args.idle:
+                    time.sleep(args.idle)
+                result = sandbox.invoke(event)
+                sys.stdout.buffer.write(result.payload + b"\n")
+                sys.stdout.flush()
     return 0

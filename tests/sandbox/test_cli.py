@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from lambda_sandbox import TemplateError, load_template
+from lambda_sandbox import SnapshotUnavailableError, TemplateError, find_criu, load_template
 from lambda_sandbox._template import parse_parameter_overrides
 
 TEMPLATE = Path(__file__).parent / "template" / "template.yaml"
@@ -198,6 +199,60 @@ def test_cli_local_invoke_on_managed_instances(function: str) -> None:
         assert proc.returncode == 2, stderr
         assert "Phase: init\tStatus: error\tError Type: Extension.Crash" in stderr
         assert "there is no re-init" in stderr
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lambda_sandbox", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.e2e
+def test_cli_restores_snapstart_environments_from_one_snapshot() -> None:
+    try:
+        find_criu()
+    except SnapshotUnavailableError as exc:
+        pytest.skip(f"SnapStart snapshots are not available here: {exc}")
+    proc = _cli(
+        "local",
+        "invoke",
+        "EchoFunction",
+        "-t",
+        str(TEMPLATE),
+        "--init-type",
+        "snap-start",
+        "--restores",
+        "2",
+        "--invocations",
+        "2",
+    )
+    assert proc.returncode == 0, proc.stderr
+    responses = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(responses) == 4
+    assert len({r["init_at"] for r in responses}) == 1, "every environment comes from one INIT"
+    assert proc.stderr.count("INIT_START") == 1
+    assert proc.stderr.count("Restore Duration:") == 2
+
+
+@pytest.mark.e2e
+def test_cli_refuses_restores_but_for_snapstart() -> None:
+    proc = _cli("local", "invoke", "EchoFunction", "-t", str(TEMPLATE), "--restores", "2")
+    assert proc.returncode == 2
+    assert proc.stderr == "Error: --restores is for --init-type snap-start\n"
+
+
+def test_cli_snapshots_says_why_they_are_off() -> None:
+    proc = _cli("snapshots", env={**os.environ, "LAMBDA_SANDBOX_CRIU": "off"})
+    assert proc.returncode == 1
+    assert proc.stdout == (
+        "SnapStart snapshots: unavailable: LAMBDA_SANDBOX_CRIU=off turns snapshots off\n"
+    )
 
 
 @pytest.mark.e2e

@@ -2,8 +2,10 @@
 and a shutdown hook; each prints a line when it runs.
 
 Environment: ``INIT_MS`` (the init's duration), ``SLOW_ONE_MS`` (one worker's), ``HOOK_SLEEP_S``
-(the shutdown hook's), ``FAIL_RESTORE`` (the after-restore hook raises), ``FAIL_INIT`` (the
-init raises). The event's ``sleep_ms`` is how long the handler awaits on the warm loop.
+(the shutdown hook's), ``FAIL_RESTORE`` (the after-restore hook raises; with a path, while
+that file exists), ``RESEED`` (the after-restore hook reseeds ``random``), ``FAIL_INIT`` (the
+init raises). The event's ``sleep_ms`` is how long the handler awaits on the warm loop, its
+``tmp_write`` a file it creates in /tmp; the answer lists /tmp.
 """
 
 import os
@@ -51,9 +53,12 @@ async def resource() -> Any:
 @resource.after_restore
 async def _reconnect(state: dict[str, Any]) -> None:
     state["restores"] += 1
-    state["seed"] = random.random()  # what the snapshot holds is the same in every copy
+    if os.environ.get("RESEED"):
+        random.seed()  # from os.urandom: the kernel's entropy differs in every copy
+    state["seed"] = random.random()  # random's state is in the snapshot: the same in every copy
     print(f"after-restore resource: reconnected ({state['restores']})", flush=True)
-    if os.environ.get("FAIL_RESTORE"):
+    fail = os.environ.get("FAIL_RESTORE")
+    if fail and (fail == "1" or await anyio.Path(fail).exists()):
         raise ConnectionError("cannot reconnect after restore")
 
 
@@ -74,4 +79,14 @@ def handler(event: Any, context: Any) -> Any:
     entered = time.time()
     done_on_entry = resource.done()
     value = _after_inits(event, context)
-    return {"done_on_entry": done_on_entry, "entered_at": entered, "pid": os.getpid(), **value}
+    tmp = tempfile.gettempdir()
+    if "tmp_write" in event:
+        with open(os.path.join(tmp, event["tmp_write"]), "w"):
+            pass
+    return {
+        "done_on_entry": done_on_entry,
+        "entered_at": entered,
+        "pid": os.getpid(),
+        "tmp": sorted(os.listdir(tmp)),
+        **value,
+    }
