@@ -1264,12 +1264,14 @@ class Sandbox:
             self.snapshot_unavailable = f"the checkpoint failed: {exc}"
             self._criu = None
             with contextlib.suppress(SnapshotError):
-                connections.update(self._namespace.release())
+                for held in self._namespace.release().values():
+                    held.close()  # a copy of one of ours
             for tag, conn in connections.items():
                 self._server.adopt(conn, detached[tag][1], self._resume(tag, self._gen))
             return
         for conn in connections.values():
             conn.close()  # the namespace init held the other reference: it is in the images
+        cut = self._namespace.cut_connections
         self._end_processes()
         tmp_copy = self._root / "snapshot-tmp"
         shutil.copytree(self.tmp_dir, tmp_copy, symlinks=True)
@@ -1286,6 +1288,7 @@ class Sandbox:
             dump_ms=checkpoint.dump_ms,
             size_bytes=checkpoint.size_bytes,
             processes=sorted(checkpoint.ns_pids),
+            cut_connections=cut,
         )
 
     def _restore_snapshot(self, snapshot: _Snapshot) -> None:

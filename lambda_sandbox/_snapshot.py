@@ -14,15 +14,21 @@ What crosses the checkpoint, and how:
   after a restore the init hands them back (``release``) and the server answers them.
 - Each process's output pipe and the control socket lead out of the tree: they are named
   external at the dump and replaced with new ones at each restore (CRIU's ``--inherit-fd``).
+- A TCP connection to a peer outside the tree (a local moto, a database) is cut before the dump
+  (``ss -K``: the peer gets a reset, the process sees ``ECONNABORTED``). On Lambda such a
+  connection is dead after a restore anyway (hours pass between snapshot and restore), and here
+  a second copy could not be restored at all while the peer still holds the same address pair.
 """
 
 from __future__ import annotations
 
 import array
 import contextlib
+import ipaddress
 import json
 import os
 import queue
+import shutil
 import signal
 import socket
 import subprocess
@@ -123,6 +129,8 @@ class Namespace:
         self._procs: dict[int, NsProcess] = {}
         self._names: dict[int, str] = dict(names or {})
         self._send_lock = threading.Lock()
+        self.cut_connections: list[str] = []
+        """TCP connections to peers outside the tree, cut by the last checkpoint (local > peer)."""
         self._reader = threading.Thread(target=self._read, name="sandbox-nsinit", daemon=True)
         self._reader.start()
 
@@ -278,6 +286,7 @@ class Namespace:
                 outputs[self._names[ns_pid]] = os.fstat(proc.stdout.fileno()).st_ino
                 ns_pids[self._names[ns_pid]] = ns_pid
         start = time.monotonic()
+        self.cut_connections = _cut_external_tcp(self.root.pid)
         done = criu.run(
             [
                 "dump",
@@ -400,6 +409,79 @@ def _host_pid_of(root_pid: int, ns_pid: int) -> int:
                 if line.startswith("NSpid:") and int(line.split()[-1]) == ns_pid:
                     return child
     return 0
+
+
+def _tree(root: int) -> list[int]:
+    """``root`` and every process below it."""
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(_children(pid))
+    return out
+
+
+_Endpoint = tuple[str, int]
+
+
+def _tcp_sockets() -> dict[int, tuple[_Endpoint, _Endpoint, str]]:
+    """Every TCP socket of this network namespace by inode: (local, remote, state in hex)."""
+    sockets: dict[int, tuple[_Endpoint, _Endpoint, str]] = {}
+    for table, width in (("tcp", 4), ("tcp6", 16)):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+                fields = line.split()
+                if len(fields) > 9 and fields[9] != "0":
+                    local, remote = (_endpoint(fields[i], width) for i in (1, 2))
+                    sockets[int(fields[9])] = (local, remote, fields[3])
+    return sockets
+
+
+def _endpoint(text: str, width: int) -> _Endpoint:
+    """``0100007F:B606`` (each 32-bit word of the address in host order) -> (address, port)."""
+    address, port = text.split(":")
+    raw = bytes.fromhex(address)
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, width, 4))
+    ip = ipaddress.ip_address(words)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return str(ip), int(port, 16)
+
+
+def _cut_external_tcp(root: int) -> list[str]:
+    """Cut the tree's TCP connections whose other end is not in the tree (see the module doc)."""
+    tcp = _tcp_sockets()
+    ours: dict[int, tuple[_Endpoint, _Endpoint, str]] = {}
+    for pid in _tree(root):
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                    if link.startswith("socket:["):
+                        inode = int(link[8:-1])
+                        if inode in tcp:
+                            ours[inode] = tcp[inode]
+    inside = {(local, remote) for local, remote, _ in ours.values()}
+    external = [
+        (local, remote)
+        for local, remote, state in ours.values()
+        if state != "0A" and (remote, local) not in inside  # 0A: LISTEN
+    ]
+    if external and shutil.which("ss") is None:
+        raise SnapshotError(
+            f"{len(external)} TCP connection(s) to peers outside the sandbox, and no `ss` "
+            "(iproute2) to cut them with: a second restore could not recreate them"
+        )
+    cut = []
+    for (lip, lport), (rip, rport) in external:
+        subprocess.run(
+            ["ss", "-K", "-t", "-n", "src", f"[{lip}]:{lport}", "dst", f"[{rip}]:{rport}"],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+        cut.append(f"{lip}:{lport} > {rip}:{rport}")
+    return cut
 
 
 def _log_tail(path: Path, lines: int = 6) -> str:

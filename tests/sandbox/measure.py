@@ -3,7 +3,9 @@
 Prints medians of: the sandbox's set-up (constructor: layout, API server), INIT for a trivial
 handler and how much of it the runtime itself took (process start to first ``next``), and the
 warm invoke round trip (``Sandbox.invoke`` as a caller sees it, thaw and freeze included, and the
-part from handing the event to the runtime to its response).
+part from handing the event to the runtime to its response). Where CRIU runs: the SnapStart
+snapshot (the checkpoint and its size) and restores from it (CRIU's part, and the whole
+``Restore Duration``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import statistics
 import sys
 import time
 
-from lambda_sandbox import FunctionSpec, Sandbox
+from lambda_sandbox import FunctionSpec, Sandbox, SnapshotUnavailableError, find_criu
 
 from .conftest import FUNCTIONS
 
@@ -53,6 +55,34 @@ def main(rounds: int = 10, invokes: int = 300) -> None:
         f"(p90 {statistics.quantiles(walls, n=10)[-1]:.3f})"
     )
     print(f"warm invoke, event->response      {med(handed):7.3f} ms")
+    snapstart(spec, rounds)
+
+
+def snapstart(spec: FunctionSpec, restores: int) -> None:
+    try:
+        find_criu()
+    except SnapshotUnavailableError as exc:
+        print(f"SnapStart snapshots: not measured ({exc})")
+        return
+    with Sandbox(spec, init_type="snap-start", snapshots=True) as sandbox:
+        sandbox.start()
+        snapshot = next(r for r in sandbox.records if r["event"] == "snapshot")
+        restore_ms = []
+        for i in range(restores):
+            if i:
+                sandbox.discard_environment()
+            result = sandbox.invoke({})
+            assert result.restore_duration_ms is not None
+            restore_ms.append(result.restore_duration_ms)
+        criu_ms = [r["criu_ms"] for r in sandbox.records if r["event"] == "snapshot_restored"]
+    med = statistics.median
+    print(
+        f"SnapStart checkpoint (criu dump)  {snapshot['dump_ms']:7.2f} ms, "
+        f"images {snapshot['size_bytes'] / 1e6:.1f} MB, "
+        f"whole snapshot {snapshot['duration_ms']:.1f} ms"
+    )
+    print(f"restore: criu restore             {med(criu_ms):7.2f} ms")
+    print(f"restore: Restore Duration         {med(restore_ms):7.2f} ms ({restores} restores)")
 
 
 if __name__ == "__main__":

@@ -9,13 +9,17 @@ snapshot's, a failed restore is thrown away and the next one starts clean.
 
 from __future__ import annotations
 
+import socket
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lambda_sandbox import Sandbox, SandboxError, SnapshotUnavailableError, find_criu
+from lambda_sandbox._criu import Criu
 
+from .conftest import MakeSandbox
 from .test_modes import _modes_sandbox
 
 pytestmark = pytest.mark.e2e
@@ -154,3 +158,60 @@ def test_without_snapshots_discard_environment_says_why(tmp_path: Path) -> None:
         assert sandbox.invoke({}).status == "success"
         with pytest.raises(SandboxError, match="needs SnapStart snapshots"):
             sandbox.discard_environment()
+
+
+def test_a_failed_checkpoint_leaves_init_running_for_one_restore(tmp_path: Path) -> None:
+    criu = find_criu()
+    failing = tmp_path / "criu-failing-dump"
+    real = " ".join(f"'{part}'" for part in criu.command)
+    failing.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = dump ]; then echo "Error (simulated): cannot dump" >&2; exit 1; fi\n'
+        f'exec {real} "$@"\n'
+    )
+    failing.chmod(0o755)
+    lines: list[str] = []
+    with _snapstart(tmp_path, lines, env={"INIT_MS": "50"}) as sandbox:
+        sandbox._criu = Criu(command=(str(failing),), version=criu.version)
+        assert sandbox.start().status == "success", lines
+        assert not sandbox.snapshots
+        assert sandbox.snapshot_unavailable is not None
+        assert sandbox.snapshot_unavailable.startswith("the checkpoint failed: criu dump failed")
+        served = sandbox.invoke({})  # INIT's own processes, restored the one time
+        assert served.status == "success", (served.payload, lines)
+        assert served.json()["restores"] == 1
+        assert sandbox.invoke({}).status == "success"
+        with pytest.raises(SandboxError, match="the checkpoint failed"):
+            sandbox.discard_environment()
+    assert sum("shutdown hook: flushed" in line for line in lines) == 1
+
+
+def test_connections_to_peers_outside_are_dead_in_every_restored_copy(
+    make_sandbox: MakeSandbox,
+) -> None:
+    peer = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    threading.Thread(target=lambda: accepted.append(peer.accept()[0]), daemon=True).start()
+    sandbox = make_sandbox(
+        "conn_app.handler",
+        code="snapconn",
+        env={"PEER_PORT": str(peer.getsockname()[1])},
+        init_type="snap-start",
+        snapshots=True,
+    )
+    try:
+        sandbox.start()
+        snapshot = next(r for r in sandbox.records if r["event"] == "snapshot")
+        assert len(snapshot["cut_connections"]) == 1, snapshot
+        assert snapshot["cut_connections"][0].endswith(f"> 127.0.0.1:{peer.getsockname()[1]}")
+        answers = _restore_copies(sandbox, 2)
+    finally:
+        peer.close()
+    # As on Lambda, where hours pass between the snapshot and a restore: reconnect after one.
+    dead = {"BrokenPipeError", "ConnectionAbortedError", "ConnectionResetError"}
+    assert [a.get("error") in dead for a in answers] == [True, True], answers
+    assert len(accepted) == 1
+    accepted[0].settimeout(5)
+    with pytest.raises(ConnectionResetError):
+        accepted[0].recv(10)
+    accepted[0].close()
