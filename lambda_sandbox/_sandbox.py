@@ -1292,17 +1292,28 @@ class Sandbox:
         )
 
     def _restore_snapshot(self, snapshot: _Snapshot) -> None:
-        """A new environment from ``snapshot``: its processes, /tmp, and blocked requests."""
+        """A new environment from ``snapshot``: its processes, /tmp, and blocked requests.
+
+        On failure (the sandbox's, not the function's): whatever came back is shut down, the
+        next invocation tries a new restore, and this one raises ``SandboxError``.
+        """
+        try:
+            self._restore_from(snapshot)
+        except SnapshotError as exc:
+            self._record("snapshot_restore_error", restore=self.restores, error=str(exc))
+            if self._procs:
+                self._teardown("failure")
+            self._awaiting_restore = True
+            raise SandboxError(str(exc)) from None
+
+    def _restore_from(self, snapshot: _Snapshot) -> None:
         assert self._criu is not None
         shutil.rmtree(self.tmp_dir, ignore_errors=True)
         shutil.copytree(snapshot.tmp_dir, self.tmp_dir, symlinks=True)
         start = time.monotonic()
-        try:
-            namespace, procs = Namespace.restore(
-                self._criu, snapshot.checkpoint, f"restore-{self.restores}"
-            )
-        except SnapshotError as exc:
-            raise SandboxError(str(exc)) from None
+        namespace, procs = Namespace.restore(
+            self._criu, snapshot.checkpoint, f"restore-{self.restores}"
+        )
         with self._cv:
             self._gen += 1
             gen = self._gen
@@ -1325,11 +1336,7 @@ class Sandbox:
                     self._runtime = proc
                 else:
                     self._launched[name] = proc
-        try:
-            connections = namespace.release()
-        except SnapshotError as exc:
-            raise SandboxError(f"restore: {exc}") from None
-        for tag, conn in connections.items():
+        for tag, conn in namespace.release().items():
             self._server.adopt(conn, snapshot.requests[tag], self._resume(tag, gen))
         self._record(
             "snapshot_restored",

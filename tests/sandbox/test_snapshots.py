@@ -145,7 +145,13 @@ def test_a_damaged_snapshot_fails_the_restore_with_criu_s_reason(tmp_path: Path)
             pages.unlink()
         with pytest.raises(SandboxError, match="criu restore failed"):
             sandbox.invoke({})
-    assert not sandbox.pids, "nothing is left running"
+        assert not sandbox.pids, "nothing is left running"
+        with pytest.raises(SandboxError, match="criu restore failed"):
+            sandbox.invoke({})  # each invocation tries a new restore (and none hangs)
+    assert [r["restore"] for r in sandbox.records if r["event"] == "snapshot_restore_error"] == [
+        1,
+        2,
+    ]
 
 
 def test_without_snapshots_discard_environment_says_why(tmp_path: Path) -> None:
