@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lambda_sandbox import SnapshotUnavailableError, find_criu
+from tests.sandbox.conftest import skip_without_snapshots
 
 from .conftest import MakeRun
 from .matrix import row
@@ -23,10 +23,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(autouse=True)
 def _criu() -> None:
-    try:
-        find_criu()
-    except SnapshotUnavailableError as exc:
-        pytest.skip(f"SnapStart snapshots are not available here: {exc}")
+    skip_without_snapshots()
 
 
 #: An init that opens a connection to PEER_PORT (a pool, in short) and an after-restore hook that

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from lambda_sandbox import SnapshotUnavailableError, TemplateError, find_criu, load_template
+from lambda_sandbox import TemplateError, load_template
 from lambda_sandbox._template import parse_parameter_overrides
+
+from .conftest import skip_without_snapshots
 
 TEMPLATE = Path(__file__).parent / "template" / "template.yaml"
 REPO = Path(__file__).parent.parent.parent
@@ -215,10 +217,7 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 @pytest.mark.e2e
 def test_cli_restores_snapstart_environments_from_one_snapshot() -> None:
-    try:
-        find_criu()
-    except SnapshotUnavailableError as exc:
-        pytest.skip(f"SnapStart snapshots are not available here: {exc}")
+    skip_without_snapshots()
     proc = _cli(
         "local",
         "invoke",

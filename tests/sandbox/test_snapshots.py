@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from lambda_sandbox import Sandbox, SandboxError, SnapshotUnavailableError, find_criu
+from lambda_sandbox import Sandbox, SandboxError, find_criu
 from lambda_sandbox._criu import Criu
 
-from .conftest import MakeSandbox
+from .conftest import MakeSandbox, skip_without_snapshots
 from .test_modes import _modes_sandbox
 
 pytestmark = pytest.mark.e2e
@@ -27,10 +27,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(autouse=True)
 def _criu() -> None:
-    try:
-        find_criu()
-    except SnapshotUnavailableError as exc:
-        pytest.skip(f"SnapStart snapshots are not available here: {exc}")
+    skip_without_snapshots()
 
 
 def _snapstart(tmp_path: Path, lines: list[str], **kwargs: Any) -> Sandbox:
