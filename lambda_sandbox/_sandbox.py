@@ -891,6 +891,10 @@ class Sandbox:
                 status, error_type = "error", failed
             elif not ok:
                 status = "timeout"
+        ended = time.monotonic()
+        # What was written before INIT ended (an extension's last line before its next) is part
+        # of INIT's output: do not let start() return before the readers have passed it on.
+        self._drain_output()
         with self._cv:
             waiting_for = [] if status == "success" else self._init_waiting_for()
             self._phase = "ready" if status == "success" else "init"
@@ -906,7 +910,7 @@ class Sandbox:
             phase=phase,
             status=status,
             error_type=error_type,
-            duration_ms=round((time.monotonic() - start) * 1000, 3),
+            duration_ms=round((ended - start) * 1000, 3),
             extensions_registered_ms={e.name: rel(e.registered) or 0.0 for e in exts},
             runtime_started_ms=rel(runtime_started),
             runtime_next_ms=rel(runtime_next),
