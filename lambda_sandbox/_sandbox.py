@@ -50,7 +50,7 @@ from typing import IO, Any, Literal
 from ._criu import Criu, SnapshotUnavailableError, find_criu
 from ._http import Detach, HttpServer, Request, Response
 from ._runtime_venv import runtime_venv
-from ._snapshot import Checkpoint, Namespace, NsProcess, SnapshotError
+from ._snapshot import Checkpoint, Namespace, NsProcess, SnapshotError, child_pids
 
 __all__ = [
     "FunctionSpec",
@@ -1423,7 +1423,7 @@ class Sandbox:
             if not external:
                 runtime.popen.kill()
             else:
-                workers = _children(runtime.popen.pid) if self._lmi else []
+                workers = child_pids(runtime.popen.pid) if self._lmi else []
                 with contextlib.suppress(ProcessLookupError):
                     runtime.popen.terminate()
                 for pid in workers:  # Managed Instances: every worker gets SIGTERM
@@ -1946,15 +1946,6 @@ def _link_or_copy(src: str, dst: str) -> object:
     except OSError:  # another file system, or links not allowed
         return shutil.copy2(src, dst)
     return dst
-
-
-def _children(pid: int) -> list[int]:
-    """Child pids of ``pid`` (awslambdaric's forked workers), from /proc."""
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(child) for child in text.split()]
 
 
 def _alive(pid: int) -> bool:

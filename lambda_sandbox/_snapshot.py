@@ -119,7 +119,6 @@ class Namespace:
         *,
         launcher: subprocess.Popen[bytes] | None,
         init_control_inode: int | None = None,
-        names: Mapping[int, str] | None = None,
     ) -> None:
         self._control = control
         self._init_control_inode = init_control_inode
@@ -127,7 +126,7 @@ class Namespace:
         self._launcher = launcher
         self._replies: queue.Queue[tuple[dict[str, Any], list[int]]] = queue.Queue()
         self._procs: dict[int, NsProcess] = {}
-        self._names: dict[int, str] = dict(names or {})
+        self._names: dict[int, str] = {}
         self._send_lock = threading.Lock()
         self.cut_connections: list[str] = []
         """TCP connections to peers outside the tree, cut by the last checkpoint (local > peer)."""
@@ -158,7 +157,7 @@ class Namespace:
         # The init's host pid: the launcher's only child.
         end = time.monotonic() + REPLY_TIMEOUT_S
         while time.monotonic() < end:
-            children = _children(launcher.pid)
+            children = child_pids(launcher.pid)
             if children:
                 root.pid = children[0]
                 root._pidfd = _pidfd(root.pid)
@@ -218,18 +217,11 @@ class Namespace:
         threading.Thread(
             target=_reap, args=(root,), name="sandbox-nsinit-wait", daemon=True
         ).start()
-        names = {ns_pid: name for name, ns_pid in checkpoint.ns_pids.items()}
-        namespace = cls(ours, root, launcher=None, names=names)
-        procs: dict[str, NsProcess] = {}
-        for ns_pid, name in names.items():
-            host_pid = _host_pid_of(pid, ns_pid)
-            proc = NsProcess(_pidfd(host_pid) if host_pid else None, host_pid, None)
-            read_end = pipes[name][0]
-            proc.stdout = os.fdopen(read_end, "rb", buffering=0)
-            if not host_pid:
-                proc.exited(-signal.SIGKILL)
-            namespace._procs[ns_pid] = proc
-            procs[name] = proc
+        namespace = cls(ours, root, launcher=None)
+        procs = {
+            name: namespace._process(name, ns_pid, pipes[name][0])
+            for name, ns_pid in checkpoint.ns_pids.items()
+        }
         return namespace, procs
 
     def close(self) -> None:
@@ -256,14 +248,18 @@ class Namespace:
         if reply["op"] != "spawned":
             os.close(read_end)
             raise OSError(reply.get("error", "spawn failed"))
-        ns_pid = int(reply["pid"])
+        return self._process(name, int(reply["pid"]), read_end)
+
+    def _process(self, name: str, ns_pid: int, output: int) -> NsProcess:
+        """The handle of the init's child ``ns_pid``, reading its output from ``output``.
+
+        A child already gone has no host pid (0; nothing to signal): its exit comes from the init.
+        """
         host_pid = _host_pid_of(self.root.pid, ns_pid)
         proc = NsProcess(_pidfd(host_pid) if host_pid else None, host_pid, None)
-        proc.stdout = os.fdopen(read_end, "rb", buffering=0)
+        proc.stdout = os.fdopen(output, "rb", buffering=0)
         self._names[ns_pid] = name
         self._procs[ns_pid] = proc
-        if not host_pid:  # gone already; its exit message may still come
-            proc.exited(-signal.SIGKILL)
         return proc
 
     def checkpoint(
@@ -394,7 +390,8 @@ def _reap(root: NsProcess) -> None:
         root.exited(-signal.SIGKILL)
 
 
-def _children(pid: int) -> list[int]:
+def child_pids(pid: int) -> list[int]:
+    """The pids of ``pid``'s children, from /proc (none if it is gone)."""
     try:
         return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
@@ -403,7 +400,7 @@ def _children(pid: int) -> list[int]:
 
 def _host_pid_of(root_pid: int, ns_pid: int) -> int:
     """The host pid of the init's child ``ns_pid`` (0 if it is gone), from ``NSpid``."""
-    for child in _children(root_pid):
+    for child in child_pids(root_pid):
         with contextlib.suppress(OSError, ValueError, IndexError):
             for line in Path(f"/proc/{child}/status").read_text().splitlines():
                 if line.startswith("NSpid:") and int(line.split()[-1]) == ns_pid:
@@ -417,7 +414,7 @@ def _tree(root: int) -> list[int]:
     while todo:
         pid = todo.pop()
         out.append(pid)
-        todo.extend(_children(pid))
+        todo.extend(child_pids(pid))
     return out
 
 
