@@ -65,6 +65,7 @@ class NsProcess:
         self.stdout = stdout
         self.returncode: int | None = None
         self._done = threading.Event()
+        self._lock = threading.Lock()  # the pidfd is closed at exit, maybe while signalled
 
     def wait(self, timeout: float | None = None) -> int:
         if not self._done.wait(timeout):
@@ -72,13 +73,11 @@ class NsProcess:
         assert self.returncode is not None
         return self.returncode
 
-    def poll(self) -> int | None:
-        return self.returncode
-
     def send_signal(self, sig: int) -> None:
-        if self.returncode is None and self._pidfd is not None:
-            with contextlib.suppress(ProcessLookupError, OSError):
-                signal.pidfd_send_signal(self._pidfd, sig)
+        with self._lock:
+            if self.returncode is None and self._pidfd is not None:
+                with contextlib.suppress(ProcessLookupError, OSError):
+                    signal.pidfd_send_signal(self._pidfd, sig)
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
@@ -87,12 +86,14 @@ class NsProcess:
         self.send_signal(signal.SIGTERM)
 
     def exited(self, returncode: int) -> None:
-        if self.returncode is None:
+        with self._lock:
+            if self.returncode is not None:
+                return
             self.returncode = returncode
-            self._done.set()
             if self._pidfd is not None:
                 os.close(self._pidfd)
                 self._pidfd = None
+        self._done.set()
 
 
 @dataclass(frozen=True)
