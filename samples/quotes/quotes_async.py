@@ -31,7 +31,8 @@ def settings() -> Settings:
     return load_settings()
 
 
-@warm_init(timeout=5.0)
+# The timeout counts from the init's start: waiting for settings is part of it.
+@warm_init(timeout=15.0)
 async def api() -> AsyncIterator[httpx.AsyncClient]:
     cfg = await settings  # runs once settings is done; fails if it failed
     async with httpx.AsyncClient(

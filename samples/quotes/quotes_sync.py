@@ -21,7 +21,8 @@ def settings() -> Settings:
     return load_settings()
 
 
-@warm_init(timeout=5.0)
+# The timeout counts from the init's start: waiting for settings is part of it.
+@warm_init(timeout=15.0)
 def api() -> httpx.Client:
     cfg = settings.result()  # blocks this worker thread until settings is done
     return httpx.Client(
