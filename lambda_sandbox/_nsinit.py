@@ -10,7 +10,8 @@ get their pids back inside a new namespace each time, whatever the host's pids a
 when the namespace's init dies the kernel kills and reaps everything in it (no orphans, no
 zombies that would pin a pid).
 
-Messages are JSON lines; file descriptors travel with them as ``SCM_RIGHTS``.
+Messages are JSON lines; file descriptors travel with them as ``SCM_RIGHTS``
+(:func:`send_message`, :func:`receive`: both ends use them, ``_snapshot.py`` imports them).
 - sandbox to init: ``{"op": "spawn", "name", "args", "env", "cwd"}`` with the write end of the
   process's output pipe; ``{"op": "hold", "tags"}`` with one socket per tag (kept across the
   checkpoint); ``{"op": "release"}`` (send them back).
@@ -30,6 +31,7 @@ import selectors
 import signal
 import socket
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 MAX_FDS = 64
@@ -47,6 +49,29 @@ def main() -> None:
         sys.exit(code if code >= 0 else 128 - code)
     os.setsid()  # session and group leader: the sandbox freezes and kills by this group
     _Init(socket.socket(fileno=control_fd)).run()
+
+
+def send_message(sock: socket.socket, message: dict[str, Any], fds: Sequence[int] = ()) -> None:
+    """One message: a JSON line, with ``fds`` as ``SCM_RIGHTS`` on its first byte."""
+    data = json.dumps(message).encode() + b"\n"
+    rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
+    sent = sock.sendmsg([data], rights)
+    if sent < len(data):
+        sock.sendall(data[sent:])
+
+
+def receive(sock: socket.socket) -> tuple[bytes, list[int]]:
+    """What one read brings: bytes (empty at end of file) and the descriptors (close-on-exec)."""
+    data, ancillary, _, _ = sock.recvmsg(
+        65536, socket.CMSG_SPACE(MAX_FDS * 4), socket.MSG_CMSG_CLOEXEC
+    )
+    fds: list[int] = []
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            received = array.array("i")
+            received.frombytes(payload[: len(payload) - len(payload) % received.itemsize])
+            fds.extend(received)
+    return data, fds
 
 
 class _Init:
@@ -74,12 +99,8 @@ class _Init:
                     os.kill(-1, signal.SIGKILL)  # as pid 1: every other process of the namespace
                     os._exit(0)
 
-    def send(self, message: dict[str, Any], fds: list[int] | None = None) -> None:
-        data = json.dumps(message).encode() + b"\n"
-        rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
-        sent = self.control.sendmsg([data], rights)
-        if sent < len(data):
-            self.control.sendall(data[sent:])
+    def send(self, message: dict[str, Any], fds: Sequence[int] = ()) -> None:
+        send_message(self.control, message, fds)
 
     def reap(self) -> None:
         while True:
@@ -97,21 +118,11 @@ class _Init:
 
     def receive(self) -> bool:
         try:
-            data, ancillary, _, _ = self.control.recvmsg(
-                65536, socket.CMSG_SPACE(MAX_FDS * 4), socket.MSG_CMSG_CLOEXEC
-            )
-        except InterruptedError:
-            return True
+            data, fds = receive(self.control)
         except OSError:
             return False
         if not data:
             return False
-        fds: list[int] = []
-        for level, kind, payload in ancillary:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                received = array.array("i")
-                received.frombytes(payload[: len(payload) - len(payload) % received.itemsize])
-                fds.extend(received)
         self.buffer += data
         while b"\n" in self.buffer:
             line, self.buffer = self.buffer.split(b"\n", 1)

@@ -22,7 +22,6 @@ What crosses the checkpoint, and how:
 
 from __future__ import annotations
 
-import array
 import contextlib
 import ipaddress
 import json
@@ -41,12 +40,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from ._criu import Criu
+from ._nsinit import receive, send_message
 
 __all__ = ["Checkpoint", "Namespace", "NsProcess", "SnapshotError"]
 
 NSINIT = Path(__file__).with_name("_nsinit.py")
 REPLY_TIMEOUT_S = 10.0
-MAX_FDS = 64
 
 
 class SnapshotError(RuntimeError):
@@ -270,20 +269,20 @@ class Namespace:
 
         On failure the tree keeps running and the connections come back with :meth:`release`.
         """
-        tags = list(connections)
-        self._call({"op": "hold", "tags": tags}, [connections[t].fileno() for t in tags])
-        image_dir.mkdir(parents=True, exist_ok=True)
         if self._init_control_inode is None:
             raise SnapshotError("only a namespace made by start() can be checkpointed")
         init_inode = self._init_control_inode
+        tags = list(connections)
+        self._call({"op": "hold", "tags": tags}, [connections[t].fileno() for t in tags])
+        image_dir.mkdir(parents=True, exist_ok=True)
         outputs: dict[str, int] = {}
         ns_pids: dict[str, int] = {}
         for ns_pid, proc in self._procs.items():
             if proc.returncode is None and proc.stdout is not None:
                 outputs[self._names[ns_pid]] = os.fstat(proc.stdout.fileno()).st_ino
                 ns_pids[self._names[ns_pid]] = ns_pid
-        start = time.monotonic()
         self.cut_connections = _cut_external_tcp(self.root.pid)
+        start = time.monotonic()
         done = criu.run(
             [
                 "dump",
@@ -325,13 +324,9 @@ class Namespace:
     def _call(
         self, message: dict[str, Any], fds: Sequence[int]
     ) -> tuple[dict[str, Any], list[int]]:
-        data = json.dumps(message).encode() + b"\n"
-        rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
         with self._send_lock:
             try:
-                sent = self._control.sendmsg([data], rights)
-                if sent < len(data):
-                    self._control.sendall(data[sent:])
+                send_message(self._control, message, fds)
             except OSError as exc:
                 raise SnapshotError(f"the namespace init is gone ({exc})") from None
             try:
@@ -347,16 +342,10 @@ class Namespace:
         fds: list[int] = []
         while True:
             try:
-                data, ancillary, _, _ = self._control.recvmsg(
-                    65536, socket.CMSG_SPACE(MAX_FDS * 4), socket.MSG_CMSG_CLOEXEC
-                )
+                data, received = receive(self._control)
             except OSError:
-                data, ancillary = b"", []
-            for level, kind, payload in ancillary:
-                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                    received = array.array("i")
-                    received.frombytes(payload[: len(payload) - len(payload) % received.itemsize])
-                    fds.extend(received)
+                data, received = b"", []
+            fds.extend(received)
             if not data:
                 # The init is gone, and with it every process of the namespace.
                 for proc in list(self._procs.values()):
