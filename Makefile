@@ -5,20 +5,47 @@ PYTHON_VERSION ?= 3.13
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test check lint typecheck unit sandbox clean build demo
+.PHONY: test check lint typecheck unit sandbox clean build demo lock exports
 
-$(BIN)/.installed: pyproject.toml
-	@if [ ! -x $(BIN)/python ]; then \
-	  py="$$(scripts/find-python $(PYTHON_VERSION))" && "$$py" -m venv $(VENV); fi
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+# Every environment is made from uv.lock, exactly (`--locked` also fails when pyproject.toml
+# changed without `make lock`), so a release published later cannot change what a clone installs.
+# uv itself is pinned here and installed with the machine's Python; it never downloads a Python.
+UV_VERSION := 0.13.9
+UV := .venv-uv/bin/uv
+UV_ENV = UV_PYTHON_DOWNLOADS=never UV_PYTHON="$$(scripts/find-python $(PYTHON_VERSION))"
+LOCK_INPUTS := uv.lock pyproject.toml sandbox/pyproject.toml
+
+$(UV):
+	@py="$$(scripts/find-python $(PYTHON_VERSION))" && "$$py" -m venv --clear .venv-uv
+	.venv-uv/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+
+$(BIN)/.installed: $(LOCK_INPUTS) | $(UV)
+	$(UV_ENV) $(UV) sync --locked --quiet --group dev
 	@touch $@
 
-# SAM CLI and cfn-lint live in their own venv: ~340 MB and pins that clash with ours.
-.venv-sam/.installed:
-	@if [ ! -x .venv-sam/bin/python ]; then \
-	  py="$$(scripts/find-python $(PYTHON_VERSION))" && "$$py" -m venv .venv-sam; fi
-	.venv-sam/bin/python -m pip install -q --disable-pip-version-check aws-sam-cli cfn-lint
+# SAM CLI and cfn-lint live in their own venv: ~340 MB and pins that clash with ours (the lock
+# resolves the two groups apart: [tool.uv] conflicts).
+.venv-sam/.installed: $(LOCK_INPUTS) | $(UV)
+	$(UV_ENV) UV_PROJECT_ENVIRONMENT=.venv-sam $(UV) sync --locked --quiet --only-group sam
 	@touch $@
+
+# The one command that changes versions: re-resolve every group to today's releases, then write
+# the files other tools read from the lock (the layer's, the samples' and the runtime's pins).
+lock: | $(UV)
+	$(UV_ENV) $(UV) lock --upgrade
+	$(MAKE) --no-print-directory exports
+
+# Files made from uv.lock for the tools that install without uv (sam build, the sandbox's runtime
+# venv). tests/template checks that they equal what the lock exports.
+EXPORT = $(UV_ENV) $(UV) export --locked --quiet --no-emit-project --no-emit-workspace --no-annotate
+exports: | $(UV)
+	{ echo "# Made from uv.lock by 'make exports': the library's runtime dependencies, shipped in the layer."; \
+	  $(EXPORT) --no-default-groups --no-header; } > layer/requirements.txt
+	{ echo "# Made from uv.lock by 'make exports': installed into the sample functions by sam build."; \
+	  echo "# lambda_warmup, anyio and httpx come from the layer."; \
+	  $(EXPORT) --only-group samples --no-header; } > samples/quotes/requirements.txt
+	{ echo "# Made from uv.lock by 'make exports': the sandbox's runtime venv (what Lambda's runtime has)."; \
+	  $(EXPORT) --only-group runtime --no-header; } > sandbox/lambda_sandbox/runtime-requirements.txt
 
 # Lint, type-check, then every test (unit, functional, e2e; tests/template runs sam and cfn-lint).
 # `snapshots` gets CRIU for the sandbox's SnapStart snapshots (a cached download, root only) and
@@ -30,7 +57,7 @@ test: check .venv-sam/.installed
 # sam build (the layer through layer/Makefile, the sample functions) into .aws-sam/build.
 # sam needs python$(PYTHON_VERSION) itself on PATH: pyenv's shims refuse versions not selected.
 SAM_ENV = SAM_CLI_TELEMETRY=0 PATH="$$(dirname "$$(scripts/find-python $(PYTHON_VERSION))"):$$PATH"
-build: .venv-sam/.installed
+build: .venv-sam/.installed | $(UV)
 	$(SAM_ENV) .venv-sam/bin/sam build
 
 # The demo: the built sample in the local sandbox, with and without the extension's hold.
@@ -62,4 +89,4 @@ sandbox: $(BIN)/.installed
 	$(BIN)/pytest tests/sandbox
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-sam .venv-uv .mypy_cache .ruff_cache

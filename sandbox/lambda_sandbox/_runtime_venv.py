@@ -24,7 +24,7 @@ from pathlib import Path
 __all__ = ["find_python", "runtime_venv"]
 
 RUNTIME_DISTRIBUTIONS = ("awslambdaric", "simplejson", "snapshot-restore-py")
-_REPO_ROOT = Path(__file__).resolve().parent.parent
+_REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class RuntimeSetupError(RuntimeError):
