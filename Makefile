@@ -5,7 +5,7 @@ PYTHON_VERSION ?= 3.13
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test check lint typecheck unit sandbox clean build demo lock exports
+.PHONY: test check lint typecheck unit sandbox clean build demo lock lock-check exports
 
 # Every environment is made from uv.lock, exactly (`--locked` also fails when pyproject.toml
 # changed without `make lock`), so a release published later cannot change what a clone installs.
@@ -35,17 +35,23 @@ lock: | $(UV)
 	$(UV_ENV) $(UV) lock --upgrade
 	$(MAKE) --no-print-directory exports
 
+# Fails when pyproject.toml changed without `make lock` (what `sync --locked` would refuse).
+lock-check: | $(UV)
+	$(UV_ENV) $(UV) lock --check --quiet
+
 # Files made from uv.lock for the tools that install without uv (sam build, the sandbox's runtime
-# venv). tests/template checks that they equal what the lock exports.
+# venv). tests/template/test_lock.py writes them under EXPORTS_TO and compares them with ours.
+EXPORTS_TO ?= .
 EXPORT = $(UV_ENV) $(UV) export --locked --quiet --no-emit-project --no-emit-workspace --no-annotate
 exports: | $(UV)
+	@mkdir -p $(EXPORTS_TO)/layer $(EXPORTS_TO)/samples/quotes $(EXPORTS_TO)/sandbox/lambda_sandbox
 	{ echo "# Made from uv.lock by 'make exports': the library's runtime dependencies, shipped in the layer."; \
-	  $(EXPORT) --no-default-groups --no-header; } > layer/requirements.txt
+	  $(EXPORT) --no-default-groups --no-header; } > $(EXPORTS_TO)/layer/requirements.txt
 	{ echo "# Made from uv.lock by 'make exports': installed into the sample functions by sam build."; \
 	  echo "# lambda_warmup, anyio and httpx come from the layer."; \
-	  $(EXPORT) --only-group samples --no-header; } > samples/quotes/requirements.txt
+	  $(EXPORT) --only-group samples --no-header; } > $(EXPORTS_TO)/samples/quotes/requirements.txt
 	{ echo "# Made from uv.lock by 'make exports': the sandbox's runtime venv (what Lambda's runtime has)."; \
-	  $(EXPORT) --only-group runtime --no-header; } > sandbox/lambda_sandbox/runtime-requirements.txt
+	  $(EXPORT) --only-group runtime --no-header; } > $(EXPORTS_TO)/sandbox/lambda_sandbox/runtime-requirements.txt
 
 # Lint, type-check, then every test (unit, functional, e2e; tests/template runs sam and cfn-lint).
 # `snapshots` gets CRIU for the sandbox's SnapStart snapshots (a cached download, root only) and

@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from packaging.requirements import Requirement
-from packaging.version import Version
 
 from lambda_sandbox import load_template
 from lambda_warmup import SettingsError
@@ -92,48 +90,8 @@ def test_runtime_layer_and_outputs_agree() -> None:
     assert layer["Properties"]["ContentUri"] == "layer/"
     makefile = (REPO / "layer" / "Makefile").read_text()
     assert f"PYTHON_VERSION ?= {PYTHON_VERSION}\n" in makefile
-    assert "build-WarmupLayer:" in makefile
+    assert "build-%:" in makefile  # any logical id: sam build runs build-<LogicalId>
     assert doc["Outputs"]["WarmupLayerArn"]["Value"] == {"Ref": "WarmupLayer"}
-
-
-def _pins() -> dict[str, Version]:
-    pins: dict[str, Version] = {}
-    for line in (REPO / "layer" / "requirements.txt").read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            req = Requirement(line)
-            (spec,) = req.specifier
-            assert spec.operator == "==", line
-            pins[_norm(req.name)] = Version(spec.version)
-    return pins
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def test_layer_pins_satisfy_the_library_and_each_other() -> None:
-    """layer/requirements.txt pins the library's dependencies and all theirs, within range."""
-    import importlib.metadata as md
-    import tomllib
-
-    pins = _pins()
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    env = {"python_version": PYTHON_VERSION, "extra": ""}
-    needed = [Requirement(r) for r in project["dependencies"]]
-    seen: set[str] = set()
-    while needed:
-        req = needed.pop()
-        if req.marker is not None and not req.marker.evaluate(env):
-            continue
-        name = _norm(req.name)
-        assert name in pins, f"{req} is needed but not pinned in layer/requirements.txt"
-        assert req.specifier.contains(pins[name], prereleases=True), (req, pins[name])
-        if name not in seen:
-            seen.add(name)
-            if md.version(req.name) == str(pins[name]):  # the tested version is installed here
-                needed += [Requirement(r) for r in md.requires(req.name) or []]
-    assert seen == set(pins), f"pinned but not needed: {set(pins) - seen}"
 
 
 @pytest.mark.parametrize("module", ["quotes_async", "quotes_sync"])

@@ -1,0 +1,61 @@
+"""The lambda-warmup layer as tests use it: built per runtime by layer/Makefile, as sam build does.
+
+``built_layer("python3.14")`` is the real layer (uv.lock's pins, byte-compiled by that runtime's
+own Python), built once per test process; ``layer_variant`` makes a layer without the extension
+from it, for the tests where INIT is not held.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent.parent
+RUNTIMES = ("python3.12", "python3.13", "python3.14")
+"""Lambda's Python runtimes the layer serves (3.12: the first with SnapStart)."""
+BUILD_TIMEOUT_S = 600.0  # a first build may fetch python3.14 (scripts/find-python)
+
+
+@functools.cache
+def built_layer(runtime: str) -> Path:
+    """The layer's /opt for ``runtime``, built once per test process (read-only: do not edit)."""
+    version = runtime.removeprefix("python")
+    out = Path(tempfile.mkdtemp(prefix=f"lambda-warmup-layer-{runtime}-"))
+    atexit.register(shutil.rmtree, out, ignore_errors=True)
+    try:
+        proc = subprocess.run(
+            [
+                "make",
+                "--no-print-directory",
+                "-f",
+                str(REPO / "layer" / "Makefile"),
+                "build-WarmupLayer",
+                f"ARTIFACTS_DIR={out}",
+                f"PYTHON_VERSION={version}",
+            ],
+            cwd=out,
+            capture_output=True,
+            text=True,
+            timeout=BUILD_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError(f"building the {runtime} layer took over {exc.timeout} s") from None
+    assert proc.returncode == 0, f"building the {runtime} layer failed:\n{proc.stderr[-4000:]}"
+    return out
+
+
+def layer_variant(root: Path, runtime: str, *, extension: bool) -> Path:
+    """A layer at ``root`` with the built ``runtime`` layer's content, the extension optional."""
+    built = built_layer(runtime)
+    root.mkdir(parents=True)
+    os.symlink(built / "python", root / "python")
+    if extension:
+        os.symlink(built / "extensions", root / "extensions")
+        os.symlink(built / "extension_entry", root / "extension_entry")
+    return root
