@@ -1,0 +1,1 @@
+"""Helpers shared by the test packages (layers, ports, harnesses); fixtures stay in conftest files."""
