@@ -1,8 +1,9 @@
-"""``python -m lambda_sandbox local invoke``: ``sam local invoke`` without Docker.
+"""``lambda-sandbox local invoke`` (or ``python -m lambda_sandbox``): ``sam local invoke``
+without Docker.
 
 Logs (platform lines, the function's and extensions' output) go to stderr, each response to
-stdout on one line, as ``sam local invoke`` does. ``python -m lambda_sandbox snapshots`` gets
-CRIU ready for SnapStart snapshots (downloading it once) and says whether they work here.
+stdout on one line, as ``sam local invoke`` does. ``lambda-sandbox snapshots`` gets CRIU ready for
+SnapStart snapshots (downloading it once) and says whether they work here.
 """
 
 from __future__ import annotations
@@ -17,16 +18,24 @@ from pathlib import Path
 
 from ._criu import SnapshotUnavailableError, find_criu
 from ._sandbox import INIT_TYPES, Sandbox, SandboxError
-from ._template import load_template, parse_parameter_overrides
+from ._template import LAYERS_ENV, load_template, parse_layer_mapping, parse_parameter_overrides
 
 __all__ = ["main"]
 
 DEFAULT_TEMPLATE = Path(".aws-sam/build/template.yaml")
 
 
-def _parser() -> argparse.ArgumentParser:
+def _prog() -> str:
+    """How this was started, for usage lines: the console script, or ``python -m``."""
+    started = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    if started in ("", "__main__.py", "-c"):
+        return f"python -m {__package__}"
+    return started
+
+
+def _parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m lambda_sandbox",
+        prog=prog,
         description="A local AWS Lambda (Runtime + Extensions API, real awslambdaric), no Docker.",
     )
     sub = parser.add_subparsers(dest="group", required=True)
@@ -42,6 +51,14 @@ def _parser() -> argparse.ArgumentParser:
     inv.add_argument("-e", "--event", help="event file, or - for stdin (default: {})")
     inv.add_argument("-n", "--env-vars", type=Path, help="JSON: {Parameters: {...}, <Id>: {...}}")
     inv.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE")
+    inv.add_argument(
+        "--layer",
+        action="append",
+        default=[],
+        metavar="ARN=PATH",
+        help=f"local content (a directory or .zip) for a layer the template gives as an ARN; "
+        f"repeatable; adds to ${LAYERS_ENV} (comma-separated ARN=PATH)",
+    )
     inv.add_argument("--invocations", type=int, default=1, help="events sent to one sandbox")
     inv.add_argument("--idle", type=float, default=0.0, help="seconds frozen between invocations")
     inv.add_argument("--init-type", choices=INIT_TYPES, default="on-demand")
@@ -75,8 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    args = _parser(prog or _prog()).parse_args(argv)
     if args.group == "snapshots":
         return _snapshots()
     try:
@@ -101,8 +118,14 @@ def _invoke(args: argparse.Namespace) -> int:
         raise ValueError(f"--restores {args.restores}: expected 1 or more")
     if args.restores > 1 and args.init_type != "snap-start":
         raise ValueError("--restores is for --init-type snap-start")
+    if args.template == DEFAULT_TEMPLATE and not args.template.exists():
+        raise ValueError(f"no {DEFAULT_TEMPLATE}: run `sam build` first, or give -t template.yaml")
     template = load_template(
-        args.template, parse_parameter_overrides(args.parameter_overrides), args.region
+        args.template,
+        parse_parameter_overrides(args.parameter_overrides),
+        args.region,
+        layers=parse_layer_mapping(args.layer),
+        progress=lambda line: sys.stderr.write(f"{line}\n"),
     )
     overrides = json.loads(args.env_vars.read_text()) if args.env_vars else {}
     spec = template.function(args.function_id, overrides)

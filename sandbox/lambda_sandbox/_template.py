@@ -1,31 +1,42 @@
-"""Read a (SAM-built) template: the functions, their layers and their environment.
+"""Read a SAM template (its source, or ``sam build``'s output): functions, layers, environment.
 
-Covers what ``sam local invoke`` needs from ``AWS::Serverless::Function``: CodeUri, Handler,
-Runtime, Layers (logical ids of ``AWS::Serverless::LayerVersion`` resources in the same template,
-whose ContentUri is the layer's ``/opt`` content), Environment.Variables, Timeout, MemorySize,
-FunctionName, and the template's ``Globals.Function``. Intrinsics are resolved where that is
-possible offline: ``Ref`` to parameters and pseudo parameters, ``Ref`` to a resource (its logical
-id, as ``sam local invoke`` does; an SSM parameter's Name when the template gives it), ``Fn::Sub``
-with those, ``Fn::Join``, ``Fn::If`` on the template's ``Conditions`` (``Fn::Equals``,
-``Fn::And``, ``Fn::Or``, ``Fn::Not``, ``Condition``), and ``Ref: AWS::NoValue`` (the property,
-variable or layer is left out, as CloudFormation does). A function whose resource ``Condition`` is
-false does not exist. Anything else makes the value unresolved (the variable is left out, with a
-warning).
+Covers what ``sam local invoke`` needs from ``AWS::Serverless::Function``: CodeUri (a directory or
+a ``.zip``), Handler, Runtime, Layers, Environment.Variables, Timeout, MemorySize, FunctionName,
+and the template's ``Globals.Function``. Each layer becomes a local ``/opt`` content or a
+``TemplateError`` (a function whose layer is missing fails to start on Lambda too): a layer
+resource of the template (any logical id; ContentUri a directory, a ``.zip``, or in a source
+template ``BuildMethod: makefile``, built as ``sam build`` does), a local path, or an ARN mapped to
+a directory or zip (``--layer ARN=PATH``, ``LAMBDA_SANDBOX_LAYERS``), given directly or through a
+Parameter. Intrinsics are resolved where that is possible offline: ``Ref`` to parameters and
+pseudo parameters, ``Ref`` to a resource (its logical id, as ``sam local invoke`` does; an SSM
+parameter's Name when the template gives it), ``Fn::Sub`` with those, ``Fn::Join``, ``Fn::If`` on
+the template's ``Conditions`` (``Fn::Equals``, ``Fn::And``, ``Fn::Or``, ``Fn::Not``,
+``Condition``), and ``Ref: AWS::NoValue`` (the property, variable or layer is left out, as
+CloudFormation does). A function whose resource ``Condition`` is false does not exist. Anything
+else makes an environment variable unresolved (it is left out, with a warning).
 """
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ._artifacts import ArtifactError, make_build, unpacked
 from ._sandbox import FunctionSpec, SandboxError
 
-__all__ = ["Template", "TemplateError", "load_template"]
+__all__ = ["LAYERS_ENV", "Template", "TemplateError", "load_template", "parse_layer_mapping"]
+
+LAYERS_ENV = "LAMBDA_SANDBOX_LAYERS"
+"""Comma-separated ``ARN=PATH`` pairs: local content for layers the template gives as ARNs."""
+LAYER_TYPES = ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion")
+DEFAULT_BUILD_TIMEOUT_S = 600.0
+_LAYER_ARN = re.compile(r"(arn:[^:]+:lambda:[^:]*:[^:]*:layer:[^:]+):[0-9]+")
 
 _SEQUENCE_TAGS = {"GetAtt"}
 
@@ -81,6 +92,13 @@ class Template:
     parameters: dict[str, str] = field(default_factory=dict)
     region: str = "us-east-1"
     warnings: list[str] = field(default_factory=list)
+    layer_paths: dict[str, Path] = field(default_factory=dict)
+    """Layer ARN (with or without its version) -> a local directory or zip of its content."""
+    build_timeout_s: float = DEFAULT_BUILD_TIMEOUT_S
+    """Bound on one ``BuildMethod: makefile`` build."""
+    progress: Callable[[str], object] | None = None
+    """Told what takes time (a layer's build), one line each."""
+    _layer_content: dict[str, Path] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def resources(self) -> dict[str, Any]:
@@ -143,7 +161,7 @@ class Template:
         timeout = self._resolve(props.get("Timeout", 3))
         memory = self._resolve(props.get("MemorySize", 128))
         return FunctionSpec(
-            code_dir=self._path(code_uri),
+            code_dir=self._content(code_uri, f"{logical_id}: CodeUri"),
             handler=handler,
             layers=self._layers(logical_id, props.get("Layers") or []),
             environment=env,
@@ -196,38 +214,127 @@ class Template:
         return env
 
     def _layers(self, logical_id: str, layers: Any) -> list[Path]:
-        paths: list[Path] = []
         layers = self._pick(layers)
+        if layers is NO_VALUE:
+            return []
+        ref = layers.get("Ref") if isinstance(layers, dict) and len(layers) == 1 else None
+        declared = self._declared_parameters().get(ref) if isinstance(ref, str) else None
+        if isinstance(declared, dict) and declared.get("Type") == "CommaDelimitedList":
+            # Layers: !Ref LayerArns, one parameter holding them all (ARNs or local paths)
+            value = self.parameters.get(str(ref), "")
+            layers = [item.strip() for item in value.split(",") if item.strip()]
         if not isinstance(layers, list):
-            if layers is not NO_VALUE:
-                self.warnings.append(f"{logical_id}: Layers {layers!r} cannot be resolved")
-            return paths
-        for item in layers:
-            layer = self._pick(item)
-            if layer is NO_VALUE:
-                continue
-            ref = layer.get("Ref") if isinstance(layer, dict) else None
-            res = self.resources.get(ref) if isinstance(ref, str) else None
-            if not isinstance(res, dict) or res.get("Type") not in (
-                "AWS::Serverless::LayerVersion",
-                "AWS::Lambda::LayerVersion",
-            ):
-                self.warnings.append(
-                    f"{logical_id}: layer {layer!r} is not in this template, skipped"
-                )
-                continue
-            props = res.get("Properties") or {}
-            uri = self._resolve(props.get("ContentUri") or props.get("Content"))
-            if not isinstance(uri, str):
-                raise TemplateError(f"{ref}: ContentUri must be a local path, got {uri!r}")
-            paths.append(self._path(uri))
-        return paths
+            raise TemplateError(f"{logical_id}: Layers {layers!r} is not a list")
+        picked = (self._pick(item) for item in layers)
+        return [self._layer(logical_id, layer) for layer in picked if layer is not NO_VALUE]
 
-    def _path(self, uri: str) -> Path:
-        path = (self.path.parent / uri).resolve()
-        if not path.is_dir():
-            raise TemplateError(f"{self.path}: {uri} is not a directory (run `sam build` first?)")
-        return path
+    def _layer(self, function_id: str, layer: Any) -> Path:
+        """One entry of a function's Layers: a layer resource of this template, an ARN mapped to
+        a local content, or a local path (directly, or through a Parameter)."""
+        ref = layer.get("Ref") if isinstance(layer, dict) and len(layer) == 1 else None
+        if isinstance(ref, str) and ref in self.resources:
+            return self._layer_resource(function_id, ref)
+        parameter = isinstance(ref, str) and ref in self._declared_parameters()
+        if parameter and ref not in self.parameters:
+            raise TemplateError(
+                f"{function_id}: layer parameter {ref} has no value; give it with "
+                f"--parameter-overrides {ref}=ARN-or-PATH"
+            )
+        value = self._resolve(layer)
+        if not isinstance(value, str) or not value:
+            raise TemplateError(
+                f"{function_id}: layer {layer!r} cannot be resolved offline; give it as an ARN "
+                "(or a Parameter) and its content with --layer ARN=PATH"
+            )
+        what = f"{function_id}: layer {value}" + (f" (parameter {ref})" if parameter else "")
+        if value.startswith("arn:"):
+            return self._mapped_layer(value, what)
+        return self._content(value, what)
+
+    def _mapped_layer(self, arn: str, what: str) -> Path:
+        """The content ``--layer``/``LAMBDA_SANDBOX_LAYERS`` give for ``arn``: that very ARN, or
+        the same layer without a version (one mapping then serves every version)."""
+        path = self.layer_paths.get(arn)
+        unversioned = _LAYER_ARN.fullmatch(arn)
+        if path is None and unversioned:
+            path = self.layer_paths.get(unversioned.group(1))
+        if path is None:
+            raise TemplateError(
+                f"{what} has no local content; give it with --layer {arn}=PATH "
+                f"(a directory or .zip) or {LAYERS_ENV}"
+            )
+        return self._content(path, f"{what} (--layer)")
+
+    def _declared_parameters(self) -> dict[str, Any]:
+        declared = self.document.get("Parameters") or {}
+        return declared if isinstance(declared, dict) else {}
+
+    def _layer_resource(self, function_id: str, layer_id: str) -> Path:
+        """A layer of this template, built or extracted once for all its functions."""
+        if layer_id in self._layer_content:
+            return self._layer_content[layer_id]
+        res = self.resources[layer_id]
+        kind = res.get("Type") if isinstance(res, dict) else None
+        if kind not in LAYER_TYPES:
+            raise TemplateError(f"{function_id}: layer !Ref {layer_id} is a {kind}, not a layer")
+        props = res.get("Properties") or {}
+        uri = self._resolve(props.get("ContentUri") or props.get("Content"))
+        if not isinstance(uri, str) or uri.startswith("s3://"):
+            raise TemplateError(f"{layer_id}: ContentUri must be a local path, got {uri!r}")
+        metadata = res.get("Metadata") or {}
+        method = metadata.get("BuildMethod") if isinstance(metadata, dict) else None
+        source = self._local(uri)
+        if method == "makefile" and (makefile := self._makefile(source, metadata)) is not None:
+            content = self._make(layer_id, source, makefile)
+        else:
+            content = self._content(uri, f"{layer_id}: ContentUri")
+            if isinstance(method, str) and method.startswith("python"):
+                self._check_python_layer(layer_id, method, content)
+        self._layer_content[layer_id] = content
+        return content
+
+    def _makefile(self, source: Path, metadata: dict[str, Any]) -> Path | None:
+        """The Makefile ``sam build`` would run, or None when this is ``sam build``'s output
+        (there, ContentUri is the built directory, which has no Makefile)."""
+        context = metadata.get("ContextPath")
+        makefile = (self._local(context) if isinstance(context, str) else source) / "Makefile"
+        return makefile if source.is_dir() and makefile.is_file() else None
+
+    def _make(self, layer_id: str, source: Path, makefile: Path) -> Path:
+        if self.progress is not None:
+            self.progress(
+                f"Building layer {layer_id}: make build-{layer_id} (BuildMethod: makefile)"
+            )
+        try:
+            content, seconds = make_build(
+                source, makefile, layer_id, timeout_s=self.build_timeout_s
+            )
+        except ArtifactError as exc:
+            raise TemplateError(f"{layer_id}: {exc}") from None
+        if self.progress is not None:
+            self.progress(f"Built layer {layer_id} in {seconds:.1f} s")
+        return content
+
+    @staticmethod
+    def _check_python_layer(layer_id: str, method: str, content: Path) -> None:
+        # sam build installs such a layer's sources and requirements under python/; the source
+        # directory itself would land at /opt, where Python never looks.
+        if not (content / "python").is_dir():
+            raise TemplateError(
+                f"{layer_id}: BuildMethod {method} layers are built by `sam build`; "
+                "invoke its output (.aws-sam/build/template.yaml)"
+            )
+
+    def _local(self, uri: str | Path) -> Path:
+        """A path of the template: relative to the template's directory."""
+        return (self.path.parent / uri).resolve()
+
+    def _content(self, uri: str | Path, what: str) -> Path:
+        """The local directory for ``uri``: itself, or the zip's extracted tree."""
+        try:
+            return unpacked(self._local(uri))
+        except ArtifactError as exc:
+            raise TemplateError(f"{what}: {exc}") from None
 
     def _pick(self, value: Any) -> Any:
         """``value`` with ``Fn::If`` chosen and ``Ref: AWS::NoValue`` as ``NO_VALUE``; other
@@ -354,9 +461,29 @@ def parse_parameter_overrides(items: list[str]) -> dict[str, str]:
     return out
 
 
+def parse_layer_mapping(items: Iterable[str], source: str = "--layer") -> dict[str, Path]:
+    """``ARN=PATH`` items (PATH a directory or zip, relative to the current directory)."""
+    out: dict[str, Path] = {}
+    for item in items:
+        arn, sep, path = item.strip().partition("=")
+        if not (sep and arn.startswith("arn:") and path):
+            raise TemplateError(f"{source}: {item.strip()!r} is not ARN=PATH")
+        out[arn] = Path(path).absolute()
+    return out
+
+
 def load_template(
-    path: Path, parameter_overrides: Mapping[str, str] | None = None, region: str = "us-east-1"
+    path: str | os.PathLike[str],
+    parameter_overrides: Mapping[str, str] | None = None,
+    region: str = "us-east-1",
+    *,
+    layers: Mapping[str, str | os.PathLike[str]] | None = None,
+    build_timeout_s: float = DEFAULT_BUILD_TIMEOUT_S,
+    progress: Callable[[str], object] | None = None,
 ) -> Template:
+    """The template at ``path``. ``layers`` maps layer ARNs to local content (a directory or a
+    zip); it adds to, and wins over, ``$LAMBDA_SANDBOX_LAYERS`` (comma-separated ``ARN=PATH``)."""
+    path = Path(path)
     try:
         document = yaml.load(path.read_text(), Loader=_CfnLoader)  # SafeLoader subclass
     except (OSError, yaml.YAMLError) as exc:
@@ -368,4 +495,15 @@ def load_template(
         if isinstance(decl, dict) and "Default" in decl:
             params[name] = _env_str(decl["Default"])
     params.update(parameter_overrides or {})
-    return Template(path=path, document=document, parameters=params, region=region)
+    env_items = [item for item in os.environ.get(LAYERS_ENV, "").split(",") if item.strip()]
+    layer_paths = parse_layer_mapping(env_items, LAYERS_ENV)
+    layer_paths.update({arn: Path(p).absolute() for arn, p in (layers or {}).items()})
+    return Template(
+        path=path,
+        document=document,
+        parameters=params,
+        region=region,
+        layer_paths=layer_paths,
+        build_timeout_s=build_timeout_s,
+        progress=progress,
+    )

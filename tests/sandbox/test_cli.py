@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,8 @@ from .conftest import skip_without_snapshots
 
 TEMPLATE = Path(__file__).parent / "template" / "template.yaml"
 REPO = Path(__file__).parent.parent.parent
+CONSOLE_SCRIPT = Path(sys.executable).parent / "lambda-sandbox"
+HOLDER = Path(__file__).parent / "layers" / "holder"
 
 
 def test_template_function_spec() -> None:
@@ -43,7 +47,6 @@ def test_template_function_spec() -> None:
         "PARAMETER_NAME": "/local/greeting",
     }
     assert any("TABLE_ARN" in w for w in template.warnings)
-    assert any("elsewhere" in w for w in template.warnings)
     assert template.function("RaisesFunction").timeout_s == 2.0
 
 
@@ -301,3 +304,118 @@ def test_cli_refuses_an_event_that_is_not_json(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "the event is not valid JSON" in proc.stderr
+
+
+def test_usage_names_the_command_as_it_was_started() -> None:
+    script = subprocess.run(
+        [CONSOLE_SCRIPT, "--help"], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert script.returncode == 0, script.stderr
+    assert script.stdout.startswith("usage: lambda-sandbox [-h] {snapshots,local}")
+    module = _cli("local", "invoke", "--help")
+    assert module.returncode == 0, module.stderr
+    assert module.stdout.startswith("usage: python -m lambda_sandbox local invoke [-h]")
+    assert "--layer ARN=PATH" in module.stdout
+
+
+_SHARED_ARN = "arn:aws:lambda:us-east-1:123456789012:layer:shared:7"
+_APP = """\
+import greet  # from the zipped layer's python/
+import shared  # from the directory --layer gives for the ARN
+
+
+def handler(event, context):
+    return {"greeting": greet.hello(event["name"]), "shared": shared.NAME}
+"""
+_PROJECT_TEMPLATE = f"""\
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  SharedLayerArn: {{Type: String, Default: "{_SHARED_ARN}"}}
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.13
+      Layers: [!Ref ToolsLayer, !Ref SharedLayerArn]
+  ToolsLayer:
+    Type: AWS::Serverless::LayerVersion
+    Properties: {{ContentUri: tools.zip}}
+"""
+
+
+def _project(root: Path) -> Path:
+    """A user's project outside this repository: a source template, its code, a zipped layer
+    (the holder extension and a module) and a directory standing for a layer ARN."""
+    (root / "src").mkdir()
+    (root / "src" / "app.py").write_text(_APP)
+    (root / "shared" / "python").mkdir(parents=True)
+    (root / "shared" / "python" / "shared.py").write_text("NAME = 'shared via --layer'\n")
+    entries = {
+        "extensions/holder": ((HOLDER / "extensions" / "holder").read_bytes(), 0o755),
+        "python/greet.py": (b"def hello(name):\n    return 'hello, ' + name\n", 0o644),
+    }
+    with zipfile.ZipFile(root / "tools.zip", "w") as archive:
+        for name, (content, mode) in entries.items():
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))  # the same bytes
+            info.create_system = 3  # Unix: the mode is in external_attr's high bits
+            info.external_attr = (stat.S_IFREG | mode) << 16
+            archive.writestr(info, content)
+    template = root / "template.yaml"
+    template.write_text(_PROJECT_TEMPLATE)
+    return template
+
+
+def _without_layer_mapping() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "LAMBDA_SANDBOX_LAYERS"}
+
+
+@pytest.mark.e2e
+def test_console_script_invokes_a_project_with_a_zipped_layer_and_a_mapped_arn(
+    tmp_path: Path,
+) -> None:
+    template = _project(tmp_path)
+    proc = subprocess.run(
+        [
+            CONSOLE_SCRIPT,
+            "local",
+            "invoke",
+            "-t",
+            template.name,
+            "-e",
+            "-",
+            "--layer",
+            f"{_SHARED_ARN}=shared",
+        ],
+        input='{"name": "sandbox"}',
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=_without_layer_mapping(),
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"greeting": "hello, sandbox", "shared": "shared via --layer"}
+    assert "[holder] holder-registered" in proc.stderr, "the zipped extension kept its 0755"
+    assert "REPORT RequestId" in proc.stderr
+
+
+def test_cli_names_the_layer_arn_it_has_no_content_for(tmp_path: Path) -> None:
+    template = _project(tmp_path)
+    proc = subprocess.run(
+        [CONSOLE_SCRIPT, "local", "invoke", "-t", template],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=_without_layer_mapping(),
+        timeout=30,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr == (
+        f"Error: Fn: layer {_SHARED_ARN} (parameter SharedLayerArn) has no local content; "
+        f"give it with --layer {_SHARED_ARN}=PATH (a directory or .zip) or LAMBDA_SANDBOX_LAYERS\n"
+    )
