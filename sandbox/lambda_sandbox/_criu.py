@@ -11,7 +11,7 @@ Why 4.2 and a download (measured on these machines, kernel 6.18, Debian 12): boo
 works. It needs a newer C library than the host's, so the download holds criu with its whole
 library closure (about 8 MB of packages, 29 MB unpacked) and runs it under that closure's own
 dynamic loader. Nothing on the machine is installed or changed: apt runs on a private state
-directory inside the cache.
+directory inside the cache (``_debian``).
 
 CRIU needs root (it restores processes with the pids they had, and TCP sockets in repair mode).
 """
@@ -19,26 +19,20 @@ CRIU needs root (it restores processes with the pids they had, and TCP sockets i
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import os
-import platform
 import re
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from ._runtime_venv import cache_root
+from . import _debian
 
 __all__ = ["Criu", "SnapshotUnavailableError", "find_criu"]
 
 ENV_VAR = "LAMBDA_SANDBOX_CRIU"
 MIN_VERSION = (4, 2)
-DEBIAN_SUITE = "sid"
-_ARCHES = {"x86_64": ("amd64", "x86_64-linux-gnu"), "aarch64": ("arm64", "aarch64-linux-gnu")}
 
 
 class SnapshotUnavailableError(RuntimeError):
@@ -128,86 +122,8 @@ def _checked(command: tuple[str, ...], origin: str) -> Criu:
 
 
 def _cached_download() -> tuple[str, ...]:
-    machine = platform.machine()
-    if machine not in _ARCHES:
-        raise SnapshotUnavailableError(f"no CRIU download for {machine} (x86_64, aarch64 only)")
-    arch, triplet = _ARCHES[machine]
-    target = cache_root() / f"criu-{DEBIAN_SUITE}-{arch}"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with (target.parent / f".{target.name}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one download per machine, whoever comes first
-        if not (target / ".complete").exists():
-            _download(target, arch)
-    libdir = target / "root" / "usr" / "lib" / triplet
-    loaders = sorted(libdir.glob("ld-linux*.so*"))
-    if not loaders:
-        raise SnapshotUnavailableError(f"the CRIU download in {target} has no dynamic loader")
-    return (
-        str(loaders[0]),
-        "--library-path",
-        str(libdir),
-        str(target / "root" / "usr" / "sbin" / "criu"),
-    )
-
-
-def _download(target: Path, arch: str) -> None:
-    for tool in ("apt-get", "dpkg-deb"):
-        if shutil.which(tool) is None:
-            raise SnapshotUnavailableError(
-                f"no {tool} to download CRIU 4.2 with; set {ENV_VAR} to a criu 4.2 command"
-            )
-    keyring = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
-    if not keyring.exists():
-        raise SnapshotUnavailableError(f"no {keyring} to check Debian's archive with")
-    shutil.rmtree(target, ignore_errors=True)
-    work = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
     try:
-        apt = work / "apt"
-        for sub in ("lists/partial", "cache/archives/partial", "etc/parts"):
-            (apt / sub).mkdir(parents=True)
-        (apt / "status").touch()
-        (apt / "etc" / "sources.list").write_text(
-            f"deb [signed-by={keyring}] http://deb.debian.org/debian {DEBIAN_SUITE} main\n"
-        )
-        options = [
-            f"-oDir::Etc::SourceList={apt / 'etc' / 'sources.list'}",
-            f"-oDir::Etc::SourceParts={apt / 'etc' / 'parts'}",
-            f"-oDir::Etc::Preferences={apt / 'etc' / 'preferences'}",
-            f"-oDir::Etc::PreferencesParts={apt / 'etc' / 'parts'}",
-            f"-oDir::State::Lists={apt / 'lists'}",
-            f"-oDir::State::Status={apt / 'status'}",
-            f"-oDir::Cache={apt / 'cache'}",
-            f"-oAPT::Architecture={arch}",
-            f"-oAPT::Architectures={arch}",
-            "-oDebug::NoLocking=1",
-            "-oAcquire::Retries=3",
-        ]
-        # An empty status file: apt fetches criu with every library it needs, none from the host.
-        for step in (
-            ["update"],
-            ["--download-only", "--no-install-recommends", "-y", "install", "criu"],
-        ):
-            done = subprocess.run(
-                ["apt-get", *options, *step],
-                capture_output=True,
-                text=True,
-                timeout=600,
-                check=False,
-            )
-            if done.returncode != 0:
-                tail = " / ".join(done.stderr.strip().splitlines()[-3:])
-                raise SnapshotUnavailableError(
-                    f"downloading CRIU failed (apt-get {step[0]}): {tail}"
-                )
-        for deb in sorted((apt / "cache" / "archives").glob("*.deb")):
-            subprocess.run(
-                ["dpkg-deb", "-x", str(deb), str(work / "root")],
-                capture_output=True,
-                timeout=120,
-                check=True,
-            )
-        shutil.rmtree(apt)
-        (work / ".complete").touch()
-        work.rename(target)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        criu = _debian.fetch("criu", ["criu"], what="CRIU 4.2")
+        return criu.command(criu.root / "usr" / "sbin" / "criu")
+    except _debian.DownloadError as exc:
+        raise SnapshotUnavailableError(f"{exc}; or set {ENV_VAR} to a criu 4.2 command") from None

@@ -3,140 +3,114 @@
 Lambda's managed runtime has its own interpreter with awslambdaric (and boto3) under
 ``/var/runtime``; a function sees only that plus its own code and layers. Running the runtime on
 our dev venv would hide a layer's missing dependency, so the sandbox builds, once per machine and
-cached, a venv for the runtime's Python version holding only awslambdaric and its dependencies
-(simplejson, snapshot-restore-py). boto3 is left out: nothing here needs it, and it is ~80 MB.
+cached, a venv for the runtime's Python version holding only what ``runtime-requirements.txt``
+pins (awslambdaric and its dependencies, exactly as uv.lock has them; ``make exports`` writes the
+file, and it ships in the package). boto3 is left out: nothing here needs it, and it is ~80 MB.
 
-The packages are copied from an installed awslambdaric of the same Python version when the
-current interpreter has one (offline, a few ms), else installed with pip.
+The interpreter comes from ``_pythons`` (PATH, pyenv, else a download from Debian). The packages
+are installed by the current interpreter's pip for the runtime's version and platform
+(``--target``, hashes required, wheels only), so python3.12, 3.13 and 3.14 venvs are made the
+same way, even from an interpreter without pip (Debian's). When the current interpreter is of the
+runtime's version and has the pinned versions installed, they are copied instead (offline, a few
+ms). The cache entry's name holds a hash of the pins: a lock refresh builds a new venv.
 """
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
 import importlib.metadata
-import os
+import importlib.util
+import platform
+import re
 import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-__all__ = ["find_python", "runtime_venv"]
+from . import _debian, _pythons
+from ._debian import cache_root
 
-RUNTIME_DISTRIBUTIONS = ("awslambdaric", "simplejson", "snapshot-restore-py")
-_REPO_ROOT = Path(__file__).resolve().parents[2]
+__all__ = ["RuntimeSetupError", "cache_root", "find_python", "runtime_venv"]
+
+REQUIREMENTS = Path(__file__).with_name("runtime-requirements.txt")
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", re.MULTILINE)
 
 
 class RuntimeSetupError(RuntimeError):
     """The runtime's Python or its venv could not be prepared."""
 
 
-def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "lambda-warmup" / "sandbox"
-
-
 def find_python(version: str) -> Path:
-    """Path of a ``pythonX.Y`` interpreter, via ``scripts/find-python`` (PATH, then pyenv)."""
-    if f"{sys.version_info.major}.{sys.version_info.minor}" == version:
-        return Path(sys.executable)
-    script = _REPO_ROOT / "scripts" / "find-python"
-    candidates = [shutil.which(f"python{version}")]
-    if script.exists():
-        proc = subprocess.run(
-            [str(script), version], capture_output=True, text=True, timeout=30, check=False
-        )
-        if proc.returncode == 0:
-            candidates.insert(0, proc.stdout.strip())
-    for candidate in candidates:
-        if candidate and Path(candidate).exists():
-            return Path(candidate)
-    raise RuntimeSetupError(
-        f"no python{version} found (PATH, pyenv); install it to run python{version} functions"
-    )
+    """Path of a ``pythonX.Y`` interpreter: on PATH, in pyenv, else a cached download."""
+    try:
+        return _pythons.find_python(version)
+    except _pythons.PythonNotFoundError as exc:
+        raise RuntimeSetupError(str(exc)) from None
 
 
 def runtime_venv(version: str = "3.13") -> Path:
     """Directory of the cached runtime venv for ``pythonX.Y``; built on first use."""
-    ric = importlib.metadata.version("awslambdaric") if _have_local_ric(version) else "pip"
-    target = cache_root() / f"runtime-py{version}-awslambdaric-{ric}"
+    pins = _pins()
+    digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()[:12]
+    target = _debian.cache_dir() / f"runtime-py{version}-{digest}"
     if (target / ".complete").exists():
         return target
     python = find_python(version)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError:  # a read-only home (some CI runners): cache per machine under /tmp instead
-        target = Path(tempfile.gettempdir()) / f"lambda-warmup-sandbox-{os.getuid()}" / target.name
-        if (target / ".complete").exists():
-            return target
-        target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
-    try:
-        subprocess.run(
-            [str(python), "-m", "venv", "--without-pip", str(work)],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-        site = work / "lib" / f"python{version}" / "site-packages"
-        if ric != "pip":
-            _copy_distributions(site)
-        else:
-            subprocess.run(
-                [str(python), "-m", "pip", "install", "-q", "--target", str(site), "awslambdaric"],
-                check=True,
-                capture_output=True,
-                timeout=600,
-            )
-        subprocess.run(
-            [str(work / "bin" / "python"), "-m", "compileall", "-q", str(site)],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-        check = subprocess.run(
-            [str(work / "bin" / "python"), "-c", "import awslambdaric.bootstrap, runtime_client"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        if check.returncode != 0:
-            raise RuntimeSetupError(
-                f"runtime venv {work} cannot import awslambdaric: {check.stderr}"
-            )
-        (work / ".complete").touch()
-        # The venv's scripts hold absolute paths, so build where it will live: rename in place.
-        try:
-            work.rename(target)
-        except OSError:
-            # Someone else finished first; theirs is as good as ours.
-            if not (target / ".complete").exists():
-                raise
-    except subprocess.CalledProcessError as exc:
-        raise RuntimeSetupError(
-            f"building the runtime venv failed: {exc.cmd}: {exc.stderr!r}"
-        ) from exc
-    finally:
-        if work.exists():
-            shutil.rmtree(work, ignore_errors=True)
-    _fix_venv_paths(target, work)
+    # Built where it will live (its scripts and pyvenv.cfg hold absolute paths); the lock keeps
+    # concurrent builders apart, and the marker says it is whole.
+    with _debian.locked(target):
+        if not (target / ".complete").exists():
+            shutil.rmtree(target, ignore_errors=True)
+            _build(target, python, version, pins)
+            (target / ".complete").touch()
     return target
 
 
-def _have_local_ric(version: str) -> bool:
+def _pins() -> dict[str, str]:
+    """``name: version`` of every package ``runtime-requirements.txt`` pins."""
+    try:
+        text = REQUIREMENTS.read_text()
+    except OSError as exc:
+        raise RuntimeSetupError(f"cannot read the runtime's pins: {exc}") from None
+    pins = dict(_PIN.findall(text))
+    if "awslambdaric" not in pins:
+        raise RuntimeSetupError(f"{REQUIREMENTS} pins no awslambdaric; run 'make exports'")
+    return pins
+
+
+def _build(target: Path, python: Path, version: str, pins: dict[str, str]) -> None:
+    def run(command: list[str | Path], what: str, timeout: float = 120) -> str:
+        what = f"building the python{version} runtime venv: {what}"
+        return _debian.run(command, what=what, timeout=timeout, error=RuntimeSetupError)
+
+    run([python, "-m", "venv", "--without-pip", target], f"{python} -m venv")
+    venv_python = target / "bin" / "python"
+    site = target / "lib" / f"python{version}" / "site-packages"
+    if _installed_here(version, pins):
+        _copy_distributions(site, pins)
+    else:
+        run(_pip_install(site, version), "pip install -r runtime-requirements.txt", timeout=600)
+    run([venv_python, "-m", "compileall", "-q", site], "compileall")
+    check = "import awslambdaric.bootstrap, runtime_client, importlib.metadata as m;"
+    said = run([venv_python, "-c", f"{check} print(m.version('awslambdaric'))"], "import")
+    if said.strip() != pins["awslambdaric"]:
+        raise RuntimeSetupError(
+            f"the python{version} runtime venv has awslambdaric {said.strip()}, "
+            f"not the pinned {pins['awslambdaric']}"
+        )
+
+
+def _installed_here(version: str, pins: dict[str, str]) -> bool:
+    """Whether the current interpreter is ``version`` and has exactly the pinned packages."""
     if f"{sys.version_info.major}.{sys.version_info.minor}" != version:
         return False
     try:
-        for name in RUNTIME_DISTRIBUTIONS:
-            importlib.metadata.distribution(name)
+        return all(importlib.metadata.version(name) == pin for name, pin in pins.items())
     except importlib.metadata.PackageNotFoundError:
         return False
-    return True
 
 
-def _copy_distributions(site: Path) -> None:
-    for name in RUNTIME_DISTRIBUTIONS:
+def _copy_distributions(site: Path, pins: dict[str, str]) -> None:
+    for name in pins:
         dist = importlib.metadata.distribution(name)
         for file in dist.files or ():
             if "__pycache__" in file.parts:
@@ -149,10 +123,37 @@ def _copy_distributions(site: Path) -> None:
             shutil.copy2(source, dest)
 
 
-def _fix_venv_paths(target: Path, built_at: Path) -> None:
-    """Rewrite the build directory's name in the venv's text files after the rename."""
-    for path in [target / "pyvenv.cfg", *(target / "bin").glob("activate*")]:
-        with contextlib.suppress(OSError, UnicodeDecodeError):
-            text = path.read_text()
-            if str(built_at) in text:
-                path.write_text(text.replace(str(built_at), str(target)))
+def _pip_install(site: Path, version: str) -> list[str | Path]:
+    """The pip command that installs exactly the pins into ``site``, for ``version`` on Linux."""
+    if importlib.util.find_spec("pip") is None:
+        raise RuntimeSetupError(
+            f"no pip in {sys.executable} to install the runtime's packages with; "
+            "run the sandbox from a venv that has pip (the dev venv does)"
+        )
+    abi = "cp" + version.replace(".", "")
+    return [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--no-compile",  # .pyc files come from the runtime's own Python, by compileall
+        "--target",
+        site,
+        "--python-version",
+        version,
+        "--implementation",
+        "cp",
+        "--abi",
+        abi,
+        "--platform",
+        f"manylinux2014_{platform.machine()}",
+        "--only-binary",
+        ":all:",
+        "--no-deps",
+        "--require-hashes",
+        "-r",
+        REQUIREMENTS,
+    ]
