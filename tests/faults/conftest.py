@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from lambda_sandbox import FunctionSpec, InitResult, InvokeResult, Sandbox
-from tests.sandbox.test_warmup import _compose_layer, _free_port
+from tests.sandbox.test_warmup import _compose_layer
+from tests.support.ports import free_port
 
 EXT = "[lambda-warmup] "
 FN = "[function] "
@@ -129,7 +130,7 @@ def fault(tmp_path: Path, layers: dict[bool, Path]) -> Iterator[MakeRun]:
         code = tmp_path / f"code{len(runs)}"
         code.mkdir()
         (code / "app.py").write_text(textwrap.dedent(app))
-        port = _free_port()
+        port = free_port()
         spec = FunctionSpec(
             code_dir=code,
             handler=handler,

@@ -10,6 +10,8 @@ import socket
 
 import pytest
 
+from tests.support.ports import own_network_namespace
+
 from .conftest import OK_APP, MakeRun, Run
 from .matrix import row
 
@@ -123,19 +125,21 @@ def test_huge_timeout_is_cut_to_the_budget(fault: MakeRun, value: str) -> None:
 )
 @pytest.mark.parametrize("value", ["abc", "0", "70000", "-1", "1e3"])
 def test_invalid_port(fault: MakeRun, value: str) -> None:
-    # No WARMING_TIMEOUT: nothing is sent to 9779, where another test run may be listening.
-    run = fault(OK_APP, env={"WARMUP_PORT": value})
-    _serves(run)
+    # 9779 itself, so in a network namespace of the test's own, where it is free whatever else
+    # runs on the machine; the sandbox is made in it, so its server and processes are all there.
+    with own_network_namespace():
+        run = fault(OK_APP, env={"WARMUP_PORT": value, "WARMING_TIMEOUT": "5s"})
+        _serves(run)
     assert run.ext("error") == [
         f"error: WARMUP_PORT={value!r} is not a port; accepted: a whole number from 1 to 65535; "
         "using the default, 9779, instead"
     ], run.output()
-    # 9779 may be taken by another sandbox on this machine: either way it is named.
-    assert run.ext("on 127.0.0.1:9779"), run.output()
+    assert run.ext("listening for reports on 127.0.0.1:9779"), run.output()
     assert run.fn(
         f"lambda-warmup: WARMUP_PORT={value!r} is not a port; use a whole number from 1 to 65535; "
         "using the default, 9779"
     ), run.output()
+    _released_by_the_report(run)  # the library's report went to 9779 too
 
 
 @row(

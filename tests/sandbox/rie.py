@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from lambda_sandbox import runtime_venv
+from tests.support.ports import free_port
 
 REPO = Path(__file__).resolve().parent.parent.parent
 _ARCH = {"x86_64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine(), "")
@@ -53,13 +54,6 @@ def rie_unavailable() -> str | None:
     if probe.returncode != 0:
         return f"cannot create a mount namespace: {probe.stderr.decode().strip()}"
     return None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -100,7 +94,7 @@ def run_rie(
         opt.mkdir()
         for layer in layers:
             shutil.copytree(layer, opt, dirs_exist_ok=True)
-        invoke_port, api_port = _free_port(), _free_port()
+        invoke_port, api_port = free_port(), free_port()
         full_env = {
             "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
             "PYTHONPATH": f"{task}:/opt/python:/opt/python/lib/python3.13/site-packages",

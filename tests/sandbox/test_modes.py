@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 
 from lambda_sandbox import FunctionSpec, Sandbox
+from tests.support.ports import free_port
 
 from .conftest import FUNCTIONS
-from .test_warmup import _compose_layer, _free_port
+from .test_warmup import _compose_layer
 
 pytestmark = pytest.mark.e2e
 
@@ -34,7 +35,7 @@ def _modes_sandbox(
 ) -> Sandbox:
     layer = _compose_layer(tmp_path / "layer", extension=extension)
     environment = {
-        "WARMUP_PORT": str(_free_port()),
+        "WARMUP_PORT": str(free_port()),
         "AWS_LAMBDA_LOG_LEVEL": "INFO",  # the library's INFO lines, as a user would set it
         **({"WARMING_TIMEOUT": "5s"} if extension else {}),
         **(env or {}),

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import time
 from pathlib import Path
 
 import pytest
 
 from lambda_sandbox import FunctionSpec, Sandbox
+from tests.support.ports import free_port
 
 from .conftest import FUNCTIONS
 
@@ -45,19 +45,12 @@ def _compose_layer(root: Path, *, extension: bool) -> Path:
     return root
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _sandbox(layer: Path, env: dict[str, str], lines: list[str], steps: int = STEPS) -> Sandbox:
     spec = FunctionSpec(
         code_dir=FUNCTIONS / "warm",
         handler="warm_app.handler",
         layers=[layer],
-        environment={"INIT_STEPS": str(steps), "WARMUP_PORT": str(_free_port()), **env},
+        environment={"INIT_STEPS": str(steps), "WARMUP_PORT": str(free_port()), **env},
         name="warmup-e2e",
         timeout_s=5.0,
     )

@@ -1,1 +1,1 @@
-"""Helpers shared by the test packages (layers, ports, harnesses); fixtures stay in conftest files."""
+"""Helpers shared by the test packages (layers, ports, harnesses); fixtures stay in conftests."""

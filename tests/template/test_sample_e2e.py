@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ import pytest
 
 from demo import runner, services
 from lambda_sandbox import FunctionSpec
+from tests.support.ports import own_network_namespace
 
 from .conftest import REPO
 
@@ -88,38 +88,51 @@ def test_sync_sample_on_demand_with_hold(built: Path, local: services.LocalServi
     _check_quotes(outcome)
 
 
-def test_cli_local_invoke_of_the_built_template(
-    built: Path, local: services.LocalServices, tmp_path: Path
-) -> None:
-    """The README's way by hand: ``local invoke`` with an ``--env-vars`` file, as with SAM."""
-    env_file = tmp_path / "env.json"
-    # A port of its own: the default 9779 may be taken by another sandbox on this machine.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = str(probe.getsockname()[1])
-    environment = {**local.function_environment(), "WARMUP_PORT": port}
-    env_file.write_text(json.dumps({"Parameters": environment}))
+#: ``local invoke`` as a user runs it, with local services of its own: run as ``python -c`` (so
+#: its moto holds only its own state), with the template, the env file to write and the event.
+_LOCAL_INVOKE = """
+import json, subprocess, sys
+from pathlib import Path
+from demo import services
+
+template, env_file, event = sys.argv[1:]
+with services.start() as local:
+    Path(env_file).write_text(json.dumps({"Parameters": local.function_environment()}))
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "lambda_sandbox",
-            "local",
-            "invoke",
-            "QuotesSyncFunction",
-            "-t",
-            built / "template.yaml",
-            "-n",
-            env_file,
-            "-e",
-            REPO / "samples" / "events" / "quote.json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=50,
+        [sys.executable, "-m", "lambda_sandbox", "local", "invoke", "QuotesSyncFunction",
+         "-t", template, "-n", env_file, "-e", event],
+        capture_output=True, text=True, timeout=50,
     )
+sys.stdout.write(proc.stdout)
+sys.stderr.write(proc.stderr)
+sys.exit(proc.returncode)
+"""
+
+
+def test_cli_local_invoke_of_the_built_template(built: Path, tmp_path: Path) -> None:
+    """The README's way by hand: ``local invoke`` with an ``--env-vars`` file, as with SAM."""
+    # The template declares no WARMUP_PORT, so (as with SAM) --env-vars cannot set one: the
+    # extension listens on the default, 9779. Hence a network namespace of the test's own, where
+    # 9779 is free whatever else runs on the machine; the services the function calls are in it
+    # too, in the process that runs the CLI.
+    with own_network_namespace():
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                _LOCAL_INVOKE,
+                built / "template.yaml",
+                tmp_path / "env.json",
+                REPO / "samples" / "events" / "quote.json",
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=55,  # the CLI's own 50 s, and the services' start
+        )
     assert proc.returncode == 0, proc.stderr
     response = json.loads(proc.stdout)
     assert len(response["quotes"]) == 3, proc.stderr
     assert "REPORT RequestId" in proc.stderr
+    assert "listening for reports on 127.0.0.1:9779" in proc.stderr
     assert "released after" in proc.stderr  # the extension held INIT (WARMING_TIMEOUT=10s)

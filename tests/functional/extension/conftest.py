@@ -17,18 +17,12 @@ from typing import Any
 
 import pytest
 
+from tests.support.ports import free_port
+
 from .fake_api import FakeExtensionsApi
 
 REPO = Path(__file__).resolve().parents[3]
 LAUNCHER = REPO / "extensions" / "lambda-warmup"
-
-
-def free_port() -> int:
-    """A port nothing listens on right now (bind port 0, read it, release it)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="session")

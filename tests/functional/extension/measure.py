@@ -27,7 +27,9 @@ import threading
 import time
 from pathlib import Path
 
-from .conftest import LAUNCHER, REPO, free_port, make_report, post
+from tests.support.ports import free_port
+
+from .conftest import LAUNCHER, REPO, make_report, post
 from .fake_api import FakeExtensionsApi
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.ports import own_network_namespace
+
 from .conftest import REPO, Harness, make_report, post, raw_request
 from .fake_api import DROP, FakeExtensionsApi
 
@@ -132,13 +134,25 @@ def test_bad_timeout_logs_one_error_line_and_does_not_hold(harness: Harness, val
     assert_clean(ext.output)
 
 
-def test_bad_port_falls_back_to_the_default(harness: Harness) -> None:
-    ext = harness.start(WARMUP_PORT="http")
-    ext.wait_for_line("WARMUP_PORT='http' is not a port; accepted: a whole number from 1 to 65535")
-    # The default port may be in use by another test run: either way it is the one tried
-    # ("listening for reports on ..." or "cannot listen for reports on ...").
-    ext.wait_for_line(" for reports on 127.0.0.1:9779")
-    harness.api.wait_for("/event/next", PROMPT_S)
+def test_bad_port_falls_back_to_the_default(python_bin: Path) -> None:
+    # 9779 itself, so in a network namespace of the test's own, where it is free whatever else
+    # runs on the machine; the fake API is made in it too, so the extension can reach it.
+    with own_network_namespace(), FakeExtensionsApi() as api:
+        harness = Harness(api, python_bin)
+        ext = harness.start(WARMUP_PORT="http", WARMING_TIMEOUT="8s")
+        try:
+            ext.wait_for_line(
+                "WARMUP_PORT='http' is not a port; accepted: a whole number from 1 to 65535"
+            )
+            ext.wait_for_line("listening for reports on 127.0.0.1:9779")
+            assert post(9779, json.dumps(make_report()).encode()) == (202, b'{"status":"accepted"}')
+            harness.api.wait_for("/event/next", PROMPT_S)
+            ext.wait_for_line("released after ")
+            api.send_shutdown()
+            assert ext.wait_exit(PROMPT_S) == 0
+        finally:
+            ext.stop()
+    assert_clean(ext.output)
 
 
 # -- reports ------------------------------------------------------------------------------------

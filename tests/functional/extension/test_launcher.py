@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import LAUNCHER, REPO, free_port
+from tests.support.ports import free_port
+
+from .conftest import LAUNCHER, REPO
 
 
 def test_launcher_is_posix_sh_with_lf_endings() -> None:

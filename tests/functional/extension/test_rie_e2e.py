@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import free_port
+from tests.support.ports import free_port
 
 rie = pytest.importorskip("tests.sandbox.rie")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import free_port
+from tests.support.ports import free_port
 
 sandbox_module = pytest.importorskip("lambda_sandbox")
 Sandbox = sandbox_module.Sandbox

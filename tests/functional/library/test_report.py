@@ -21,6 +21,7 @@ import pytest
 from lambda_warmup import Settings, Warmup
 from lambda_warmup._import_watch import module_importing
 from lambda_warmup._report import encode_report
+from tests.support.ports import free_port
 
 from .conftest import LoopbackServer, settle
 
@@ -120,9 +121,8 @@ def test_no_report_without_warming_timeout():
 
 
 def test_no_extension_is_one_log_line_and_no_wait(caplog: pytest.LogCaptureFixture):
-    with anyio.from_thread.start_blocking_portal() as portal:  # a port nobody listens on
-        free_port = portal.call(_free_port)
-    warmup = Warmup(settings=Settings(extension_expected=True, port=free_port))
+    port = free_port()  # a port nobody listens on
+    warmup = Warmup(settings=Settings(extension_expected=True, port=port))
     try:
         with caplog.at_level(logging.WARNING, logger="lambda_warmup"):
 
@@ -140,15 +140,8 @@ def test_no_extension_is_one_log_line_and_no_wait(caplog: pytest.LogCaptureFixtu
         warmup.close(1)
     (record,) = caplog.records
     assert record.getMessage().startswith(
-        f"lambda-warmup: report not delivered to http://127.0.0.1:{free_port}/report (ConnectError"
+        f"lambda-warmup: report not delivered to http://127.0.0.1:{port}/report (ConnectError"
     )
-
-
-async def _free_port() -> int:
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
-    port = int(listener.extra(anyio.abc.SocketAttribute.local_port))
-    await listener.aclose()
-    return port
 
 
 def test_report_refused_is_logged(loopback_server: LoopbackServer, caplog):
