@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from lambda_sandbox import FunctionSpec, InitResult, InvokeResult, Sandbox
-from tests.sandbox.test_warmup import _compose_layer
+from tests.support.layers import source_layer
 from tests.support.ports import free_port
 
 EXT = "[lambda-warmup] "
@@ -105,8 +105,8 @@ def layers(tmp_path_factory: pytest.TempPathFactory) -> dict[bool, Path]:
     """The layer as built, with the extension (``True``) and without (``False``)."""
     root = tmp_path_factory.mktemp("fault-layers")
     return {
-        True: _compose_layer(root / "with", extension=True),
-        False: _compose_layer(root / "without", extension=False),
+        True: source_layer(root / "with", extension=True),
+        False: source_layer(root / "without", extension=False),
     }
 
 

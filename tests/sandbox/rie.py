@@ -82,11 +82,13 @@ def run_rie(
     layers: list[Path],
     env: dict[str, str],
     timeout_s: float = 3.0,
+    runtime: str = "python3.13",
 ) -> Iterator[RieRun]:
     """RIE serving one function; on exit SIGTERM (RIE sends SHUTDOWN), bounded, then SIGKILL."""
     binary = rie_binary()
     assert binary is not None, rie_unavailable()
-    venv = runtime_venv("3.13")
+    version = runtime.removeprefix("python")
+    venv = runtime_venv(version)
     with tempfile.TemporaryDirectory(prefix="lambda-rie-") as tmp:
         root = Path(tmp)
         task, opt = root / "task", root / "opt"
@@ -97,10 +99,10 @@ def run_rie(
         invoke_port, api_port = free_port(), free_port()
         full_env = {
             "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
-            "PYTHONPATH": f"{task}:/opt/python:/opt/python/lib/python3.13/site-packages",
+            "PYTHONPATH": f"{task}:/opt/python:/opt/python/lib/{runtime}/site-packages",
             "AWS_LAMBDA_FUNCTION_TIMEOUT": str(int(timeout_s)),
             "AWS_LAMBDA_FUNCTION_NAME": "sandbox-test",
-            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}",
             "TMPDIR": str(root),
             **env,
         }

@@ -4,6 +4,7 @@ shapes, error reporting). Known, deliberate differences are named where they are
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from lambda_sandbox import FunctionSpec, Sandbox
+from tests.support.layers import RUNTIMES
 
 from .conftest import FUNCTIONS, LAYERS
 from .rie import rie_unavailable, run_rie
@@ -23,7 +25,12 @@ Backend = Callable[[str, str, list[str], dict[str, str], list[Any]], Run]
 
 
 def run_sandbox(
-    code: str, handler: str, layers: list[str], env: dict[str, str], events: list[Any]
+    code: str,
+    handler: str,
+    layers: list[str],
+    env: dict[str, str],
+    events: list[Any],
+    runtime: str,
 ) -> Run:
     spec = FunctionSpec(
         code_dir=FUNCTIONS / code,
@@ -31,6 +38,7 @@ def run_sandbox(
         layers=[LAYERS / name for name in layers],
         environment=env,
         name="sandbox-test",
+        runtime=runtime,
     )
     sandbox = Sandbox(spec, shutdown_budget_s=2.0)
     try:
@@ -42,9 +50,15 @@ def run_sandbox(
 
 
 def run_on_rie(
-    code: str, handler: str, layers: list[str], env: dict[str, str], events: list[Any]
+    code: str,
+    handler: str,
+    layers: list[str],
+    env: dict[str, str],
+    events: list[Any],
+    runtime: str,
 ) -> Run:
-    with run_rie(FUNCTIONS / code, handler, [LAYERS / name for name in layers], env) as rie:
+    layer_dirs = [LAYERS / name for name in layers]
+    with run_rie(FUNCTIONS / code, handler, layer_dirs, env, runtime=runtime) as rie:
         responses = []
         for event in events:
             _status, body = rie.invoke(event)  # 200, or 502 for INIT errors
@@ -52,7 +66,7 @@ def run_on_rie(
     return responses, rie.lines
 
 
-BACKENDS: dict[str, Backend] = {"sandbox": run_sandbox, "rie": run_on_rie}
+BACKENDS = {"sandbox": run_sandbox, "rie": run_on_rie}
 
 
 @pytest.fixture(scope="module")
@@ -127,12 +141,15 @@ def observe_errors(backend: Backend) -> dict[str, Any]:
 
 
 @pytest.mark.usefixtures("rie_skip")
+@pytest.mark.parametrize("runtime", RUNTIMES)
 @pytest.mark.parametrize(
     "observe",
     [observe_probe, observe_hold, observe_runtime_api, observe_errors],
     ids=lambda f: f.__name__,
 )
-def test_sandbox_agrees_with_rie(observe: Callable[[Backend], dict[str, Any]]) -> None:
-    ours = observe(BACKENDS["sandbox"])
-    theirs = observe(BACKENDS["rie"])
+def test_sandbox_agrees_with_rie(
+    observe: Callable[[Backend], dict[str, Any]], runtime: str
+) -> None:
+    ours = observe(functools.partial(BACKENDS["sandbox"], runtime=runtime))
+    theirs = observe(functools.partial(BACKENDS["rie"], runtime=runtime))
     assert ours == theirs

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from lambda_sandbox import FunctionSpec, Sandbox
+from tests.support.layers import RUNTIMES, warmup_layer
 from tests.support.ports import free_port
 
 from .conftest import FUNCTIONS
-from .test_warmup import _compose_layer
 
 pytestmark = pytest.mark.e2e
 
@@ -31,9 +31,10 @@ def _modes_sandbox(
     env: dict[str, str] | None = None,
     code: str = "modes",
     handler: str = "modes_app.handler",
+    runtime: str | None = None,
     **kwargs: Any,
 ) -> Sandbox:
-    layer = _compose_layer(tmp_path / "layer", extension=extension)
+    layer = warmup_layer(tmp_path / "layer", extension=extension, runtime=runtime)
     environment = {
         "WARMUP_PORT": str(free_port()),
         "AWS_LAMBDA_LOG_LEVEL": "INFO",  # the library's INFO lines, as a user would set it
@@ -47,6 +48,7 @@ def _modes_sandbox(
         environment=environment,
         name="modes-e2e",
         timeout_s=5.0,
+        runtime=runtime or "python3.13",
     )
     kwargs.setdefault("shutdown_budget_s", 2.0)
     return Sandbox(spec, log=lines.append, **kwargs)
@@ -71,11 +73,16 @@ def _log_t(sandbox: Sandbox, text: str) -> float:
 # -- graceful shutdown ---------------------------------------------------------------------
 
 
-def test_sigterm_runs_shutdown_hooks_and_teardowns_before_exit(tmp_path: Path) -> None:
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_sigterm_runs_shutdown_hooks_and_teardowns_before_exit(
+    tmp_path: Path, runtime: str
+) -> None:
     lines: list[str] = []
-    sandbox = _modes_sandbox(tmp_path, lines, env={"INIT_MS": "50"})
+    sandbox = _modes_sandbox(tmp_path, lines, env={"INIT_MS": "50"}, runtime=runtime)
     with sandbox:
-        assert sandbox.invoke({}).status == "success", lines
+        result = sandbox.invoke({})
+        assert result.status == "success", lines
+        assert result.json()["python"].startswith(runtime.removeprefix("python") + ".")
     # SHUTDOWN: SIGTERM to the runtime (an external extension is registered), 300 ms for it.
     hook = _log_t(sandbox, "shutdown hook: flushed")
     teardown = _log_t(sandbox, "teardown resource: closed")
@@ -137,13 +144,16 @@ def test_provisioned_concurrency_first_request_pays_nothing_for_init(tmp_path: P
 # -- SnapStart -----------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("runtime", RUNTIMES)
 @pytest.mark.parametrize("extension", [False, True], ids=["no-extension", "extension"])
 def test_snapstart_snapshot_holds_finished_inits_and_restore_hooks_run_once(
-    tmp_path: Path, extension: bool
+    tmp_path: Path, extension: bool, runtime: str
 ) -> None:
     lines: list[str] = []
     env = {"INIT_MS": "300"}
-    sandbox = _modes_sandbox(tmp_path, lines, extension=extension, env=env, init_type="snap-start")
+    sandbox = _modes_sandbox(
+        tmp_path, lines, extension=extension, env=env, init_type="snap-start", runtime=runtime
+    )
     with sandbox:
         init = sandbox.start()  # INIT ends at restore/next: the snapshot is taken then
         assert init.status == "success", lines
@@ -154,6 +164,7 @@ def test_snapstart_snapshot_holds_finished_inits_and_restore_hooks_run_once(
         assert restored.status == "success", (restored.payload, lines)
         assert restored.restore_duration_ms is not None
         out = restored.json()
+        assert out["python"].startswith(runtime.removeprefix("python") + "."), out
         assert out["done_on_entry"] is True
         assert out["finished_at"] <= out["entered_at"]
         assert out["restores"] == 1

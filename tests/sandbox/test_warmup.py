@@ -8,44 +8,29 @@ waits for the work instead, which made no progress while the sandbox was frozen.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from pathlib import Path
 
 import pytest
 
 from lambda_sandbox import FunctionSpec, Sandbox
+from tests.support.layers import RUNTIMES, source_layer, warmup_layer
 from tests.support.ports import free_port
 
 from .conftest import FUNCTIONS
 
 pytestmark = pytest.mark.e2e
 
-REPO = Path(__file__).resolve().parent.parent.parent
-SITE = REPO / ".venv" / "lib" / "python3.13" / "site-packages"
-RUNTIME_DEPS = ["anyio", "httpx", "httpcore", "h11", "idna", "sniffio", "certifi"]
-RUNTIME_DEP_MODULES = ["typing_extensions.py"]  # anyio needs it before Python 3.15
 STEPS = 50  # x 10 ms of init work
 
 
-def _compose_layer(root: Path, *, extension: bool) -> Path:
-    """The layer as it is built: extensions/, extension_entry/, python/ (symlinks to the repo)."""
-    if not (REPO / "extensions" / "lambda-warmup").exists():
-        pytest.skip("the extension has not landed in this checkout")
-    python = root / "python"
-    python.mkdir(parents=True)
-    (python / "lambda_warmup").symlink_to(REPO / "lambda_warmup")
-    for name in [*RUNTIME_DEPS, *RUNTIME_DEP_MODULES]:
-        if (SITE / name).exists():
-            (python / name).symlink_to(SITE / name)
-    if extension:
-        (root / "extensions").mkdir()
-        shutil.copy2(REPO / "extensions" / "lambda-warmup", root / "extensions")
-        (root / "extension_entry").symlink_to(REPO / "extension_entry")
-    return root
-
-
-def _sandbox(layer: Path, env: dict[str, str], lines: list[str], steps: int = STEPS) -> Sandbox:
+def _sandbox(
+    layer: Path,
+    env: dict[str, str],
+    lines: list[str],
+    steps: int = STEPS,
+    runtime: str = "python3.13",
+) -> Sandbox:
     spec = FunctionSpec(
         code_dir=FUNCTIONS / "warm",
         handler="warm_app.handler",
@@ -53,14 +38,16 @@ def _sandbox(layer: Path, env: dict[str, str], lines: list[str], steps: int = ST
         environment={"INIT_STEPS": str(steps), "WARMUP_PORT": str(free_port()), **env},
         name="warmup-e2e",
         timeout_s=5.0,
+        runtime=runtime,
     )
     return Sandbox(spec, shutdown_budget_s=1.0, log=lines.append)
 
 
-def test_extension_holds_init_until_the_inits_are_done(tmp_path: Path) -> None:
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_extension_holds_init_until_the_inits_are_done(tmp_path: Path, runtime: str) -> None:
     lines: list[str] = []
-    layer = _compose_layer(tmp_path / "layer", extension=True)
-    with _sandbox(layer, {"WARMING_TIMEOUT": "5s"}, lines) as sandbox:
+    layer = warmup_layer(tmp_path / "layer", extension=True, runtime=runtime)
+    with _sandbox(layer, {"WARMING_TIMEOUT": "5s"}, lines, runtime=runtime) as sandbox:
         init = sandbox.start()
         assert init.status == "success", lines
         assert init.runtime_next_ms is not None
@@ -74,17 +61,19 @@ def test_extension_holds_init_until_the_inits_are_done(tmp_path: Path) -> None:
         result = sandbox.invoke({})
         assert result.status == "success", result.payload
         out = result.json()
+        assert out["python"].startswith(runtime.removeprefix("python") + "."), out
         assert out["done_on_entry"] is True
         assert out["finished_at"] <= out["entered_at"]
         assert result.duration_ms < 200
         assert result.init_duration_ms == init.duration_ms
 
 
-def test_without_extension_the_first_invocation_waits(tmp_path: Path) -> None:
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_without_extension_the_first_invocation_waits(tmp_path: Path, runtime: str) -> None:
     lines: list[str] = []
-    layer = _compose_layer(tmp_path / "layer", extension=False)
+    layer = warmup_layer(tmp_path / "layer", extension=False, runtime=runtime)
     steps = 150  # 1.5 s of work: more than INIT takes even on a loaded machine
-    with _sandbox(layer, {}, lines, steps) as sandbox:
+    with _sandbox(layer, {}, lines, steps, runtime=runtime) as sandbox:
         init = sandbox.start()
         assert init.status == "success", lines
         assert init.extensions_registered_ms == {}
@@ -96,6 +85,7 @@ def test_without_extension_the_first_invocation_waits(tmp_path: Path) -> None:
         result = sandbox.invoke({})
         assert result.status == "success", (result.payload, lines)
         out = result.json()
+        assert out["python"].startswith(runtime.removeprefix("python") + "."), out
         assert out["done_on_entry"] is False
         assert out["finished_at"] >= out["entered_at"]
         # The work left at the end of INIT was still left after the idle time: the first
@@ -108,7 +98,7 @@ def test_without_extension_the_first_invocation_waits(tmp_path: Path) -> None:
 
 def test_layer_missing_a_dependency_fails_as_on_lambda(tmp_path: Path) -> None:
     lines: list[str] = []
-    layer = _compose_layer(tmp_path / "layer", extension=False)
+    layer = source_layer(tmp_path / "layer", extension=False)
     os.unlink(layer / "python" / "anyio")
     with _sandbox(layer, {}, lines) as sandbox:
         init = sandbox.start()

@@ -2,7 +2,9 @@
 
 ``built_layer("python3.14")`` is the real layer (uv.lock's pins, byte-compiled by that runtime's
 own Python), built once per test process; ``layer_variant`` makes a layer without the extension
-from it, for the tests where INIT is not held.
+from it, for the tests where INIT is not held. ``source_layer`` is the python3.13 layer made of
+symlinks to this checkout and the dev venv (the same locked versions): no build, and a test sees
+the sources as they are now.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent.parent
+DEV_SITE = REPO / ".venv" / "lib" / "python3.13" / "site-packages"
+_DEPENDENCIES = ["anyio", "httpx", "httpcore", "h11", "idna", "certifi", "typing_extensions.py"]
 RUNTIMES = ("python3.12", "python3.13", "python3.14")
 """Lambda's Python runtimes the layer serves (3.12: the first with SnapStart)."""
 BUILD_TIMEOUT_S = 600.0  # a first build may fetch python3.14 (scripts/find-python)
@@ -59,3 +63,25 @@ def layer_variant(root: Path, runtime: str, *, extension: bool) -> Path:
         os.symlink(built / "extensions", root / "extensions")
         os.symlink(built / "extension_entry", root / "extension_entry")
     return root
+
+
+def source_layer(root: Path, *, extension: bool) -> Path:
+    """The python3.13 layer at ``root`` as symlinks: extensions/, extension_entry/, python/."""
+    python = root / "python"
+    python.mkdir(parents=True)
+    (python / "lambda_warmup").symlink_to(REPO / "lambda_warmup")
+    for name in _DEPENDENCIES:
+        assert (DEV_SITE / name).exists(), f"{name} is not in {DEV_SITE}: run `make test` once"
+        (python / name).symlink_to(DEV_SITE / name)
+    if extension:
+        (root / "extensions").mkdir()
+        shutil.copy2(REPO / "extensions" / "lambda-warmup", root / "extensions")
+        (root / "extension_entry").symlink_to(REPO / "extension_entry")
+    return root
+
+
+def warmup_layer(root: Path, *, extension: bool, runtime: str | None = None) -> Path:
+    """``source_layer`` when no runtime is named, else the layer built for ``runtime``."""
+    if runtime is None:
+        return source_layer(root, extension=extension)
+    return layer_variant(root, runtime, extension=extension)

@@ -9,6 +9,7 @@ init raises). The event's ``sleep_ms`` is how long the handler awaits on the war
 """
 
 import os
+import platform
 import random
 import tempfile
 import threading
@@ -87,6 +88,7 @@ def handler(event: Any, context: Any) -> Any:
         "done_on_entry": done_on_entry,
         "entered_at": entered,
         "pid": os.getpid(),
+        "python": platform.python_version(),
         "tmp": sorted(os.listdir(tmp)),
         **value,
     }

@@ -5,6 +5,7 @@ thaw only the one overdue step fires at once, so the remaining work shows as rem
 """
 
 import os
+import platform
 import time
 from typing import Any
 
@@ -32,4 +33,9 @@ def handler(event: Any, context: Any) -> Any:
     entered = time.time()
     done_on_entry = slow.done()
     value = _after_inits(event, context)
-    return {"done_on_entry": done_on_entry, "entered_at": entered, **value}
+    return {
+        "done_on_entry": done_on_entry,
+        "entered_at": entered,
+        "python": platform.python_version(),
+        **value,
+    }
