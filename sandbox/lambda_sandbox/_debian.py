@@ -77,11 +77,13 @@ def run(
     what: str,
     timeout: float,
     error: type[Exception] = DownloadError,
+    cwd: Path | None = None,
 ) -> str:
-    """Run ``command``; its stdout, or ``error`` saying on one line what failed and how."""
+    """Run ``command`` (in ``cwd``); its stdout, or ``error`` saying on one line what failed."""
     try:
         done = subprocess.run(
             [str(part) for part in command],
+            cwd=cwd,
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
@@ -132,14 +134,17 @@ def fetch(
     packages: Sequence[str],
     *,
     what: str,
+    data: Sequence[str] = (),
     finish: Callable[[Unpacked], None] | None = None,
 ) -> Unpacked:
     """``packages`` and their closure from Debian sid, unpacked in the cache as ``NAME-sid-ARCH``.
 
-    Downloaded once per machine: concurrent callers wait on a file lock, and a ``.complete``
-    marker says the tree is whole. ``finish`` runs on the tree at its final place (so absolute
-    paths written into it stay valid) before it is marked complete; if it raises, the next call
-    starts over. ``what`` names the download in error messages.
+    ``data`` are packages of files only, no programs (a wheel, say), fetched without their
+    dependencies, which are for whoever installs them for real. Downloaded once per machine:
+    concurrent callers wait on a file lock, and a ``.complete`` marker says the tree is whole.
+    ``finish`` runs on the tree at its final place (so absolute paths written into it stay valid)
+    before it is marked complete; if it raises, the next call starts over. ``what`` names the
+    download in error messages.
     """
     machine = platform.machine()
     if machine not in _ARCHES:
@@ -150,14 +155,16 @@ def fetch(
     with locked(target):  # one download per machine, whoever comes first
         if not (target / ".complete").exists():
             shutil.rmtree(target, ignore_errors=True)
-            _download(target, arch, packages, what)
+            _download(target, arch, packages, data, what)
             if finish is not None:
                 finish(unpacked)
             (target / ".complete").touch()
     return unpacked
 
 
-def _download(target: Path, arch: str, packages: Sequence[str], what: str) -> None:
+def _download(
+    target: Path, arch: str, packages: Sequence[str], data: Sequence[str], what: str
+) -> None:
     for tool in ("apt-get", "dpkg-deb"):
         if shutil.which(tool) is None:
             raise DownloadError(f"no {tool} to download {what} from Debian with")
@@ -166,7 +173,7 @@ def _download(target: Path, arch: str, packages: Sequence[str], what: str) -> No
     work = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
     work.chmod(0o755)  # mkdtemp's 0700 would keep other users from running what is in it
     try:
-        debs = _apt_download(work / "apt", arch, packages, what)
+        debs = _apt_download(work / "apt", arch, packages, data, what)
         for deb in debs:
             run(
                 ["dpkg-deb", "-x", deb, work / "root"],
@@ -181,8 +188,10 @@ def _download(target: Path, arch: str, packages: Sequence[str], what: str) -> No
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _apt_download(apt: Path, arch: str, packages: Sequence[str], what: str) -> list[Path]:
-    """The .deb files of ``packages`` and of everything they depend on, fetched into ``apt``."""
+def _apt_download(
+    apt: Path, arch: str, packages: Sequence[str], data: Sequence[str], what: str
+) -> list[Path]:
+    """The .deb files of ``packages`` and everything they depend on, and of ``data`` alone."""
     for sub in ("lists/partial", "cache/archives/partial", "etc/parts"):
         (apt / sub).mkdir(parents=True)
     (apt / "status").touch()
@@ -207,4 +216,8 @@ def _apt_download(apt: Path, arch: str, packages: Sequence[str], what: str) -> l
     run(["apt-get", *options, "update"], what=f"downloading {what} (apt-get update)", timeout=600)
     install = ["--download-only", "--no-install-recommends", "-y", "install", *packages]
     run(["apt-get", *options, *install], what=f"downloading {what} (apt-get install)", timeout=600)
-    return sorted((apt / "cache" / "archives").glob("*.deb"))
+    archives = apt / "cache" / "archives"
+    if data:  # `apt-get download` fetches the packages named, none of their dependencies
+        download = ["apt-get", *options, "download", *data]
+        run(download, what=f"downloading {what} (apt-get download)", timeout=600, cwd=archives)
+    return sorted(archives.glob("*.deb"))

@@ -17,9 +17,14 @@ its own (the extension modules in lib-dynload, dlopen'ed at import: _ssl needs l
 DT_RUNPATH serves the executable's direct dependencies only (seen: with it, ``import ssl`` found
 the host's libcrypto 3.0 and failed, "version OPENSSL_3.3.0 not found").
 
+Debian's pip comes with it, unpacked into its site directory (``_unpack_pip``): ``sam build`` of a
+function with a requirements.txt needs ``pythonX.Y -m pip``.
+
 Measured (x86_64, 2 cores, Debian 12 host): 28 packages, 16.8 MB; 11 s in all (apt's index
 3.5 s, the packages 2.8 s, unpacking 1.9 s, byte-compiling the standard library and checking it
 2.8 s); 74 MB in the cache. ``python3.14 -c pass`` takes 19 ms (pyenv's 3.13 side by side: 24 ms).
+pip adds 1 package, 1.5 MB: 1.2 s to fetch (a second apt call), 0.3 s to unpack, about 1 s to
+byte-compile; 14 MB in the cache. ``python3.14 -m pip --version`` takes 0.2 s.
 
 Standard library only and Python 3.11 syntax: ``scripts/find-python`` runs this file as a plain
 script on the machine's python3 before any venv exists. ``python3 _pythons.py 3.14`` prints the
@@ -33,6 +38,7 @@ import os
 import re
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,8 +52,13 @@ __all__ = ["PythonNotFoundError", "find_python", "main"]
 
 # What the sandbox's runtimes and the layer's build need of the standard library: the C
 # extensions whose libraries come from the download (ssl, sqlite3, ctypes, zlib, decimal) and the
-# modules that make and fill a venv.
-_STDLIB_CHECK = "import asyncio, compileall, ctypes, decimal, _json, sqlite3, ssl, venv, zlib"
+# modules that make and fill a venv; and pip, which the download has of its own (see _unpack_pip).
+_STDLIB_CHECK = "import asyncio, compileall, ctypes, decimal, _json, sqlite3, ssl, venv, zlib, pip"
+
+# In the cache entry's name: a new one whenever what is downloaded or how it is made runnable
+# changes (2: pip), so that a machine's older entry is not taken for a whole one, and no entry is
+# removed under a checkout that still uses it. An older entry stays until the cache is cleared.
+_REVISION = 2
 
 
 class PythonNotFoundError(RuntimeError):
@@ -125,9 +136,10 @@ def _download(version: str) -> Path:
     """``pythonX.Y`` from Debian sid, made runnable here (see the module's docstring)."""
     name = f"python{version}"
     unpacked = _debian.fetch(
-        name,
+        f"{name}-r{_REVISION}",
         [f"{name}-minimal", f"lib{name}-stdlib", "patchelf"],
         what=name,
+        data=["python3-pip-whl"],  # its one dependency, ca-certificates, is the host's to have
         finish=functools.partial(_make_runnable, version),
     )
     return unpacked.root / "usr" / "bin" / name
@@ -144,12 +156,38 @@ def _make_runnable(version: str, unpacked: _debian.Unpacked) -> None:
     loader = str(unpacked.loader)
     patch = ["--set-interpreter", loader, "--set-rpath", rpath, "--force-rpath", "--no-sort"]
     _debian.run([*patchelf, *patch, python], what=f"patching {python}", timeout=60)
+    site = _unpack_pip(unpacked)
     # Debian makes the .pyc files when it installs a package; without them every import reads
     # source, several times slower, and concurrent first runs race to write them.
     stdlib = unpacked.root / "usr" / "lib" / f"python{version}"
     run_it = f"running the downloaded {python}"
-    _debian.run([python, "-m", "compileall", "-q", "-j0", stdlib], what=run_it, timeout=300)
+    compile_all: list[str | Path] = [python, "-m", "compileall", "-q", "-j0", stdlib, site]
+    _debian.run(compile_all, what=run_it, timeout=300)
     _debian.run([python, "-c", _STDLIB_CHECK], what=run_it, timeout=60)
+    _debian.run([python, "-m", "pip", "--version"], what=run_it, timeout=60)
+
+
+def _unpack_pip(unpacked: _debian.Unpacked) -> Path:
+    """Debian's pip wheel unpacked where the download's ``site`` looks; that directory.
+
+    ``sam build`` of a function with a requirements.txt runs ``pythonX.Y -m pip`` with the first
+    ``pythonX.Y`` on PATH that has pip (``pip download``, ``pip wheel``; it unpacks the wheels
+    itself). Debian ships pip apart from Python, for venvs as a wheel of pure Python
+    (``python3-pip-whl``, its own dependencies vendored; the certificates it trusts are the
+    host's, /etc/ssl/certs/ca-certificates.crt, unless PIP_CERT says otherwise), unpacked here into
+    the directory that Debian's site.py puts on sys.path: ``lib/python3/dist-packages`` under the
+    prefix. No ``pip`` script: the download's bin directory may go first on PATH (for sam) and
+    must not hide the machine's pip. The stdlib's EXTERNALLY-MANAGED refuses ``pip install`` into
+    the interpreter itself; ``--target``, downloads and wheels are not refused.
+    """
+    wheels = sorted((unpacked.root / "usr" / "share" / "python-wheels").glob("pip-*.whl"))
+    if len(wheels) != 1:
+        found = ", ".join(w.name for w in wheels) or "none"
+        raise _debian.DownloadError(f"want one pip wheel in the download, found {found}")
+    site = unpacked.root / "usr" / "lib" / "python3" / "dist-packages"
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        wheel.extractall(site)
+    return site
 
 
 def main(argv: Sequence[str] | None = None) -> int:

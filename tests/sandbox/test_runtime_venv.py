@@ -30,8 +30,7 @@ def test_python_3_14_is_found_or_downloaded_and_runs_on_its_own_libraries() -> N
         [str(python), "-c", code], capture_output=True, text=True, timeout=30, check=False
     )
     assert done.returncode == 0, f"{python} could not import {STDLIB!r}: {done.stderr}"
-    download = _debian.cache_dir() / f"python3.14-{_debian.SUITE}-"
-    if not str(python).startswith(str(download)):
+    if not python.is_relative_to(_debian.cache_dir()):
         return  # python3.14 is installed on this machine: nothing of ours to check
     root = Path(str(python).split("/usr/bin/", 1)[0])
     # Every library comes from the download, none from the host (the host's C library is older).
@@ -40,6 +39,24 @@ def test_python_3_14_is_found_or_downloaded_and_runs_on_its_own_libraries() -> N
     made = marker.stat().st_mtime_ns
     assert _pythons._download("3.14") == python  # the cached copy, not a new download
     assert marker.stat().st_mtime_ns == made
+
+
+@pytest.mark.timeout(300)  # may download python3.14 first, see above
+def test_python_3_14_has_pip_for_sam_build(tmp_path: Path) -> None:
+    # `sam build` of a function with a requirements.txt runs `python3.14 -m pip` with the first
+    # python3.14 on PATH that has pip; Debian's has none of its own, the download adds it.
+    python = find_python("3.14")
+    done = subprocess.run(
+        [str(python), "-m", "pip", "--version"],
+        cwd=tmp_path,  # no pip from the current directory
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, f"{python} -m pip: {done.stderr}"
+    assert done.stdout.startswith("pip "), done.stdout
+    assert done.stdout.rstrip().endswith("(python 3.14)"), done.stdout
 
 
 @pytest.mark.timeout(300)  # may download python3.14 first, see above

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -146,6 +147,26 @@ def test_find_python_decides_once_per_process(monkeypatch: pytest.MonkeyPatch) -
         with pytest.raises(PythonNotFoundError, match="downloading failed"):
             _pythons.find_python("3.99")
     assert asked == ["3.99"]  # a failed download is not tried again by every caller
+
+
+def test_debians_pip_wheel_is_unpacked_where_debians_site_looks(tmp_path: Path) -> None:
+    unpacked = _debian.Unpacked(tmp_path / "root", "x86_64-linux-gnu")
+    wheels = unpacked.root / "usr" / "share" / "python-wheels"
+    wheels.mkdir(parents=True)
+    with zipfile.ZipFile(wheels / "pip-99.0-py3-none-any.whl", "w") as wheel:
+        wheel.writestr("pip/__init__.py", "")
+        wheel.writestr("pip-99.0.dist-info/METADATA", "Name: pip\n")
+    site = _pythons._unpack_pip(unpacked)
+    assert site == unpacked.root / "usr" / "lib" / "python3" / "dist-packages"
+    assert sorted(p.name for p in site.iterdir()) == ["pip", "pip-99.0.dist-info"]
+    assert not (unpacked.root / "usr" / "bin").exists()  # no pip script to go on PATH
+
+
+def test_a_download_without_one_pip_wheel_fails_saying_so(tmp_path: Path) -> None:
+    unpacked = _debian.Unpacked(tmp_path / "root", "x86_64-linux-gnu")
+    wanted = "want one pip wheel in the download, found none$"
+    with pytest.raises(_debian.DownloadError, match=wanted):
+        _pythons._unpack_pip(unpacked)
 
 
 def _machine_pythons() -> list[str]:
