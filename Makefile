@@ -5,19 +5,21 @@ PYTHON_VERSION ?= 3.13
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test check lint typecheck unit sandbox clean build demo lock lock-check exports
+.PHONY: test check lint typecheck unit sandbox clean build demo lock lock-check exports dist
 
 # Every environment is made from uv.lock, exactly (`--locked` also fails when pyproject.toml
 # changed without `make lock`), so a release published later cannot change what a clone installs.
-# uv itself is pinned here and installed with the machine's Python; it never downloads a Python.
+# uv itself is pinned here; it never downloads a Python (UV_PYTHON_DOWNLOADS=never).
 UV_VERSION := 0.13.9
 UV := .venv-uv/bin/uv
 UV_ENV = UV_PYTHON_DOWNLOADS=never UV_PYTHON="$$(scripts/find-python $(PYTHON_VERSION))"
 LOCK_INPUTS := uv.lock pyproject.toml sandbox/pyproject.toml
 
+# With the machine's python3 and its pip: a Python that scripts/find-python downloaded has no
+# ensurepip, so no `-m venv` with pip. uv's binary lands in .venv-uv/bin.
 $(UV):
-	@py="$$(scripts/find-python $(PYTHON_VERSION))" && "$$py" -m venv --clear .venv-uv
-	.venv-uv/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	python3 -m pip install -q --disable-pip-version-check --no-warn-script-location \
+	  --target .venv-uv uv==$(UV_VERSION)
 
 $(BIN)/.installed: $(LOCK_INPUTS) | $(UV)
 	$(UV_ENV) $(UV) sync --locked --quiet --group dev
@@ -78,6 +80,39 @@ bench: $(BIN)/.installed
 	@$(MAKE) --no-print-directory -f layer/Makefile build-WarmupLayer \
 	  ARTIFACTS_DIR=$(CURDIR)/$(BENCH_LAYER) >$(BENCH_LAYER).log 2>&1 || { cat $(BENCH_LAYER).log; exit 1; }
 	$(BIN)/python benchmarks/bench.py --layer $(BENCH_LAYER) $(BENCH_ARGS)
+
+# Release artifacts (README's Release artifacts), into DIST_DIR: lambda-warmup's wheel and sdist,
+# lambda-sandbox's (the local Lambda, its own distribution), one layer zip per Lambda runtime
+# (layer/Makefile, then scripts/zip-layer.py), and SHA256SUMS; layers.yaml deploys the zips.
+# Every time stored is the last commit's (SOURCE_DATE_EPOCH, which hatchling also reads; 1980
+# outside git), so one commit gives the same bytes on every run. Only files of ours are removed
+# from DIST_DIR (it may be any directory), stale versions included: SHA256SUMS lists this run's.
+# A runtime whose Python scripts/find-python cannot find fails the target: a release has all.
+DIST_DIR ?= dist
+DIST_RUNTIMES ?= python3.12 python3.13 python3.14
+dist: | $(UV)
+	@set -euo pipefail; export LC_ALL=C; \
+	commit_time="$$(git log -1 --format=%ct 2>/dev/null || echo 315532800)"; \
+	export SOURCE_DATE_EPOCH="$${SOURCE_DATE_EPOCH:-$$commit_time}"; \
+	out="$(abspath $(DIST_DIR))"; mkdir -p "$$out"; \
+	rm -f "$$out"/lambda_warmup-* "$$out"/lambda_sandbox-* "$$out"/lambda-warmup-layer-* \
+	  "$$out/SHA256SUMS"; \
+	version="$$($(UV_ENV) $(UV) version --short)"; \
+	for package in lambda-warmup lambda-sandbox; do \
+	  $(UV_ENV) $(UV) build --quiet --no-sources --no-create-gitignore --package $$package \
+	    --out-dir "$$out"; \
+	done; \
+	scratch="$$(mktemp -d)"; trap 'rm -rf "$$scratch"' EXIT; \
+	for runtime in $(DIST_RUNTIMES); do \
+	  id="Dist$${runtime/python/Python}"; id="$${id//./}"; \
+	  $(MAKE) --no-print-directory -f layer/Makefile "build-$$id" \
+	    ARTIFACTS_DIR="$$scratch/$$runtime" >"$$scratch/$$runtime.log" 2>&1 \
+	    || { cat "$$scratch/$$runtime.log" >&2; exit 1; }; \
+	  "$$(scripts/find-python $(PYTHON_VERSION))" scripts/zip-layer.py "$$scratch/$$runtime" \
+	    "$$out/lambda-warmup-layer-$$version-$$runtime.zip"; \
+	done; \
+	cd "$$out" && sha256sum lambda_warmup-* lambda_sandbox-* lambda-warmup-layer-* >SHA256SUMS; \
+	ls -l "$$out"
 
 check: lint typecheck
 

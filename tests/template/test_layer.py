@@ -1,4 +1,8 @@
-"""The layer `sam build` makes: what runs in Lambda, byte-compiled for the runtime, nothing else."""
+"""Every layer we ship: what runs in Lambda, byte-compiled for its runtime, nothing else.
+
+Each test runs on the layer `sam build` makes (template.yaml's, python3.13) and on each of
+`make dist`'s zips as Lambda extracts them (one per runtime; test_dist.py checks the zips).
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,38 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import PYTHON_VERSION
+from tests.support.layers import RUNTIMES
 
-TAG = f"cpython-{PYTHON_VERSION.replace('.', '')}"
+from .conftest import DIST_TEST_TIMEOUT, PYTHON_VERSION
+
 DEPENDENCIES = {"anyio", "certifi", "h11", "httpcore", "httpx", "idna"}
 MAX_BYTES = 8 * 1024 * 1024
 
 
+LAYERS = [
+    pytest.param(("sam build", f"python{PYTHON_VERSION}"), id=f"sam-build-python{PYTHON_VERSION}"),
+    *(pytest.param(("dist", r), id=f"dist-{r}", marks=DIST_TEST_TIMEOUT) for r in RUNTIMES),
+]
+
+
+@pytest.fixture(scope="module", params=LAYERS)
+def layer_case(request: pytest.FixtureRequest) -> tuple[Path, str]:
+    """``(the layer's /opt, its runtime)``."""
+    source, runtime = request.param
+    if source == "sam build":
+        return request.getfixturevalue("built") / "WarmupLayer", runtime
+    return request.getfixturevalue("dist").unzipped(runtime), runtime
+
+
 @pytest.fixture(scope="module")
-def layer(built: Path) -> Path:
-    return built / "WarmupLayer"
+def layer(layer_case: tuple[Path, str]) -> Path:
+    return layer_case[0]
+
+
+@pytest.fixture(scope="module")
+def tag(layer_case: tuple[Path, str]) -> str:
+    """The runtime's cache tag, as in ``__pycache__/_warmup.cpython-313.pyc``."""
+    return f"cpython-{layer_case[1].removeprefix('python').replace('.', '')}"
 
 
 def test_layout(layer: Path) -> None:
@@ -45,18 +71,18 @@ def test_no_tests_sandbox_or_dev_files(layer: Path) -> None:
         assert unwanted not in names
 
 
-def test_every_module_is_byte_compiled_for_the_runtime(layer: Path) -> None:
+def test_every_module_is_byte_compiled_for_the_runtime(layer: Path, tag: str) -> None:
     sources = [p for p in layer.rglob("*.py")]
     assert len(sources) > 50
     for source in sources:
         pyc = Path(importlib.util.cache_from_source(str(source)))
-        pyc = pyc.with_name(pyc.name.replace(pyc.name.split(".")[-2], TAG))
+        pyc = pyc.with_name(pyc.name.replace(pyc.name.split(".")[-2], tag))
         assert pyc.is_file(), source
         # unchecked-hash .pyc (PEP 552: flags 0b01): valid whatever the files' mtimes after a
         # copy or zip; a timestamp .pyc could be found stale, and /opt is read-only on Lambda.
         assert int.from_bytes(pyc.read_bytes()[4:8], "little") == 0b01, pyc
     for pyc in layer.rglob("*.pyc"):
-        assert pyc.name.endswith(f".{TAG}.pyc"), pyc  # no other interpreter's caches
+        assert pyc.name.endswith(f".{tag}.pyc"), pyc  # no other interpreter's caches
         assert pyc.parent.name == "__pycache__"
 
 
@@ -68,8 +94,8 @@ def test_pure_python_so_one_layer_serves_both_architectures(layer: Path) -> None
     )
 
 
-def test_pyc_name_the_paths_lambda_runs_them_from(layer: Path) -> None:
-    data = (layer / "python" / "lambda_warmup" / "__pycache__" / f"_warmup.{TAG}.pyc").read_bytes()
+def test_pyc_name_the_paths_lambda_runs_them_from(layer: Path, tag: str) -> None:
+    data = (layer / "python" / "lambda_warmup" / "__pycache__" / f"_warmup.{tag}.pyc").read_bytes()
     assert b"/opt/python/lambda_warmup/_warmup.py" in data
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ from lambda_sandbox import load_template
 from lambda_warmup import SettingsError
 from lambda_warmup._settings import parse_duration
 
-from .conftest import PYTHON_VERSION, REPO, sam_env
+from .conftest import PYTHON_VERSION, REPO, cfn_lint, sam_validate
 
 TEMPLATE = REPO / "template.yaml"
 
@@ -23,23 +22,11 @@ def _template() -> dict[str, Any]:
 
 
 def test_sam_validate_lint(sam_bin: Path) -> None:
-    proc = subprocess.run(
-        [sam_bin / "sam", "validate", "--lint", "--template-file", TEMPLATE],
-        cwd=REPO,
-        env=sam_env(),
-        capture_output=True,
-        text=True,
-        timeout=50,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "is a valid SAM Template" in proc.stdout
+    sam_validate(sam_bin, TEMPLATE)
 
 
 def test_cfn_lint(sam_bin: Path) -> None:
-    proc = subprocess.run(
-        [sam_bin / "cfn-lint", TEMPLATE], capture_output=True, text=True, timeout=50
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    cfn_lint(sam_bin, TEMPLATE)
 
 
 def test_warming_timeout_is_a_parameter_wired_to_every_function() -> None:
