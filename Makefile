@@ -130,4 +130,4 @@ sandbox: $(BIN)/.installed
 	$(BIN)/pytest tests/sandbox
 
 clean:
-	rm -rf $(VENV) .venv-sam .venv-uv .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-sam .venv-uv .mypy_cache .ruff_cache dist

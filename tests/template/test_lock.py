@@ -99,3 +99,12 @@ def test_layer_ships_the_locked_dependency_closure_of_the_library(runtime: str) 
         wheels = [w["url"].rsplit("/", 1)[1] for w in packages[name].get("wheels", [])]
         # Pure Python: one layer serves x86_64 and arm64.
         assert any(w.endswith("-none-any.whl") for w in wheels), (name, wheels)
+
+
+def test_the_tests_run_with_the_versions_the_layer_ships() -> None:
+    import importlib.metadata as md
+
+    for name, (version, marker) in _pins(REPO / "layer" / "requirements.txt").items():
+        if marker and not Marker(marker).evaluate():
+            continue
+        assert md.version(name) == version, f"the dev venv has {name} {md.version(name)}"
