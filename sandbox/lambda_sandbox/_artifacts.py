@@ -128,8 +128,14 @@ def make_build(
         ignore = shutil.ignore_patterns(".aws-sam", ".git")
         shutil.copytree(source, scratch, symlinks=True, ignore=ignore, dirs_exist_ok=True)
         argv = [make, "--makefile", str(makefile), f"build-{logical_id}"]
-        env = {**os.environ, "ARTIFACTS_DIR": str(artifacts)}
+        # A build of the user's own, as sam build runs it: nothing of a make we may be running
+        # under (its flags and variable overrides travel in MAKEFLAGS) leaks into it.
+        env = {k: v for k, v in os.environ.items() if k not in _OUTER_MAKE}
+        env["ARTIFACTS_DIR"] = str(artifacts)
         return artifacts, _run(argv, Path(scratch), env, timeout_s)
+
+
+_OUTER_MAKE = frozenset({"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "MAKE_TERMOUT"})
 
 
 def _run(argv: list[str], cwd: Path, env: dict[str, str], timeout_s: float) -> float:

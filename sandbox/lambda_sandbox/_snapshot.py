@@ -128,6 +128,10 @@ class Namespace:
         self._procs: dict[int, NsProcess] = {}
         self._names: dict[int, str] = {}
         self._send_lock = threading.Lock()
+        # The init reports only children it spawned for us, but a quick one's exit can arrive
+        # (reader thread) before spawn() has registered its handle: kept here until it is.
+        self._procs_lock = threading.Lock()
+        self._early_exits: dict[int, int] = {}
         self.cut_connections: list[str] = []
         """TCP connections to peers outside the tree, cut by the last checkpoint (local > peer)."""
         self._reader = threading.Thread(target=self._read, name="sandbox-nsinit", daemon=True)
@@ -259,7 +263,11 @@ class Namespace:
         proc = NsProcess(_pidfd(host_pid) if host_pid else None, host_pid, None)
         proc.stdout = os.fdopen(output, "rb", buffering=0)
         self._names[ns_pid] = name
-        self._procs[ns_pid] = proc
+        with self._procs_lock:
+            self._procs[ns_pid] = proc
+            early = self._early_exits.pop(ns_pid, None)
+        if early is not None:
+            proc.exited(early)
         return proc
 
     def checkpoint(
@@ -356,12 +364,18 @@ class Namespace:
                 line, buffer = buffer.split(b"\n", 1)
                 message = json.loads(line)
                 if message["op"] == "exit":
-                    exited = self._procs.get(int(message["pid"]))
-                    if exited is not None:
-                        exited.exited(int(message["returncode"]))
+                    self._exited(int(message["pid"]), int(message["returncode"]))
                 else:
                     self._replies.put((message, fds))
                     fds = []
+
+    def _exited(self, ns_pid: int, returncode: int) -> None:
+        with self._procs_lock:
+            proc = self._procs.get(ns_pid)
+            if proc is None:
+                self._early_exits[ns_pid] = returncode
+        if proc is not None:
+            proc.exited(returncode)
 
 
 def _pidfd(pid: int) -> int | None:
