@@ -13,7 +13,7 @@ async def handler(event, context): ...
 
 from ._handles import InitHandle
 from ._settings import Settings
-from ._warmup import UNSET, Warmup
+from ._warmup import Warmup
 from .exceptions import (
     AfterRestoreError,
     InitCycleError,
@@ -27,8 +27,8 @@ from .exceptions import (
 
 __version__ = "0.1.0"
 
+#: Exactly the names README.md documents (tests/unit/test_docs.py checks both ways).
 __all__ = [
-    "UNSET",
     "AfterRestoreError",
     "InitCycleError",
     "InitFailedError",
@@ -40,7 +40,7 @@ __all__ = [
     "SettingsError",
     "Warmup",
     "WarmupError",
-    "__version__",
+    "default_warmup",
     "warm_handler",
     "warm_init",
     "warm_shutdown",

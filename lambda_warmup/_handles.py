@@ -9,22 +9,21 @@ import threading
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import Any, Literal, Protocol, cast
 
 import anyio
 import anyio.to_thread
 
 from ._constants import MAX_BACKOFF
+from ._graph import WaitGraph
 from .exceptions import (
     InitCycleError,
     InitFailedError,
     InitNotReadyError,
     InitTimeoutError,
     InitWaitTimeoutError,
+    describe,
 )
-
-if TYPE_CHECKING:
-    from ._warmup import Warmup
 
 logger = logging.getLogger("lambda_warmup")
 
@@ -32,6 +31,12 @@ State = Literal["pending", "running", "ok", "failed"]
 
 #: The init whose code is running in this task (or worker thread), for cycle detection.
 current_init: ContextVar[InitHandle[Any] | None] = ContextVar("lambda_warmup_init", default=None)
+
+
+class LoopThread(Protocol):
+    """What a handle asks of the warm loop: whether the caller runs on it (``WarmLoop``)."""
+
+    def in_loop_thread(self) -> bool: ...
 
 
 class InitHandle[T]:
@@ -47,20 +52,25 @@ class InitHandle[T]:
         self,
         func: Callable[[], Any],
         *,
-        owner: Warmup,
         name: str,
         timeout: float | None,
         retries: int,
         backoff: float,
         required: bool,
+        loop: LoopThread,
+        graph: WaitGraph,
     ) -> None:
+        """Made by ``Warmup.init``, never by users. ``loop`` tells whether a caller is on the
+        warm loop (``await`` there, ``result()`` elsewhere); ``graph`` holds the waits between
+        the inits of one ``Warmup``, so a cycle among them is an error instead of a hang."""
         self.func = func
         self.name = name
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
         self.required = required
-        self._owner = owner
+        self._loop = loop
+        self._graph = graph
         self._state: State = "pending"
         self._value: T | None = None
         self._error: BaseException | None = None
@@ -131,7 +141,7 @@ class InitHandle[T]:
     # -- waiting ----------------------------------------------------------------------------
     def result(self, timeout: float | None = None) -> T:
         """Wait (from sync code, never the warm loop) up to ``timeout`` seconds for the value."""
-        if self._owner.loop.in_loop_thread():
+        if self._loop.in_loop_thread():
             raise RuntimeError(
                 f"handle.result() called on the warm loop for init '{self.name}'; "
                 "await the handle instead"
@@ -148,7 +158,7 @@ class InitHandle[T]:
         return self._wait_value().__await__()
 
     async def _wait_value(self) -> T:
-        if not self._owner.loop.in_loop_thread():
+        if not self._loop.in_loop_thread():
             raise RuntimeError(
                 f"init '{self.name}' can only be awaited on the warm loop (inside a @warm_init "
                 "or an async @warm_handler); from sync code call handle.result(timeout)"
@@ -169,11 +179,11 @@ class InitHandle[T]:
         if waiter is None:
             yield
             return
-        self._owner.graph.enter(waiter, self)
+        self._graph.enter(waiter, self)
         try:
             yield
         finally:
-            self._owner.graph.leave(waiter, self)
+            self._graph.leave(waiter, self)
 
     def _loop_event(self) -> anyio.Event:
         if self._loop_settled is None:
@@ -288,16 +298,6 @@ class InitHandle[T]:
         self._teardown_release.set()
         await self._teardown_done.wait()
 
-    @property
-    def tearing_down(self) -> bool:
-        """The init's teardown has been started and has not finished."""
-        done = self._teardown_done
-        return (
-            self._teardown_release is not None
-            and self._teardown_release.is_set()
-            and (done is not None and not done.is_set())
-        )
-
     def cancel_teardown(self) -> None:
         """Cut a teardown short (its budget ran out): cancel it where it waits."""
         if self._teardown_scope is not None:
@@ -390,11 +390,3 @@ class InitHandle[T]:
 
     def __repr__(self) -> str:
         return f"<InitHandle {self.name!r} {self._state}>"
-
-
-def describe(error: BaseException | None) -> str:
-    """``Type: message`` of an error, the form used in logs, reports and raised errors."""
-    if error is None:
-        return "no error"
-    text = str(error)
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__

@@ -9,17 +9,17 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
 
 import anyio
 
 from . import _constants as c
-from ._handles import InitHandle, describe
-from ._settings import Settings
+from .exceptions import describe
 
 if TYPE_CHECKING:
-    import httpx
+    from ._handles import InitHandle
+    from ._settings import Settings
 
 logger = logging.getLogger("lambda_warmup")
 
@@ -37,7 +37,38 @@ BUSY_RETRY_MAX_DELAY = 0.5
 PLAIN_ATTEMPT_TIMEOUT = 0.25
 
 
-def build_report(handles: Sequence[InitHandle[Any]], settings: Settings) -> dict[str, Any]:
+type Outcome = Literal["ok", "failed"]
+
+
+class InitEntry(TypedDict):
+    """One init in the report."""
+
+    name: str
+    required: bool
+    status: Outcome
+    duration_ms: float
+    attempts: int
+    #: ``Type: message`` of the last failure, cut at ``REPORT_ERROR_CHARS``; ``None`` if ok.
+    error: str | None
+
+
+class Report(TypedDict):
+    """The report as sent: README's "The report (``lambda-warmup/1``)"."""
+
+    format: Literal["lambda-warmup/1"]
+    #: ``failed`` when a required init failed.
+    status: Outcome
+    pid: int
+    #: How many worker processes each send a report (``AWS_LAMBDA_MAX_CONCURRENCY`` on LMI).
+    workers: int
+    #: From the first init's start to the last one's settling.
+    duration_ms: float
+    inits: list[InitEntry]
+    #: Only in a report cut to fit ``MAX_REPORT_BYTES``: how many inits it leaves out.
+    inits_omitted: NotRequired[int]
+
+
+def build_report(handles: Sequence[InitHandle[Any]], settings: Settings) -> Report:
     inits = [_init_entry(handle) for handle in handles]
     starts = [h.started_at for h in handles if h.started_at is not None]
     ends = [h.finished_at for h in handles if h.finished_at is not None]
@@ -52,7 +83,7 @@ def build_report(handles: Sequence[InitHandle[Any]], settings: Settings) -> dict
     }
 
 
-def _init_entry(handle: InitHandle[Any]) -> dict[str, Any]:
+def _init_entry(handle: InitHandle[Any]) -> InitEntry:
     error = handle.error
     return {
         "name": handle.name,
@@ -69,7 +100,7 @@ def _ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
 
 
-def encode_report(report: dict[str, Any], limit: int = MAX_REPORT_BYTES) -> bytes:
+def encode_report(report: Report, limit: int = MAX_REPORT_BYTES) -> bytes:
     """The report as sent: JSON of at most ``limit`` bytes (see :data:`MAX_REPORT_BYTES`)."""
     body = _dumps(report)
     if len(body) <= limit:
@@ -77,7 +108,8 @@ def encode_report(report: dict[str, Any], limit: int = MAX_REPORT_BYTES) -> byte
     inits = sorted(report["inits"], key=lambda init: init["status"] == "ok")  # failed first
 
     def cut(count: int) -> bytes:
-        return _dumps({**report, "inits": inits[:count], "inits_omitted": len(inits) - count})
+        short: Report = {**report, "inits": inits[:count], "inits_omitted": len(inits) - count}
+        return _dumps(short)
 
     low, high = 0, len(inits)  # the most inits that fit: cut(low) fits, cut(high + 1) does not
     while low < high:
@@ -89,15 +121,11 @@ def encode_report(report: dict[str, Any], limit: int = MAX_REPORT_BYTES) -> byte
     return cut(low)
 
 
-def _dumps(document: dict[str, Any]) -> bytes:
+def _dumps(document: Mapping[str, object]) -> bytes:
     return json.dumps(document, separators=(",", ":")).encode()
 
 
-async def send_report(
-    report: dict[str, Any],
-    settings: Settings,
-    transport: httpx.AsyncBaseTransport | None = None,
-) -> bool:
+async def send_report(report: Report, settings: Settings) -> bool:
     """POST the report; an undeliverable report is one log line, never an exception.
 
     The first attempt is a plain HTTP/1.1 POST on an anyio stream (:func:`_post_plain`): httpx's
@@ -108,10 +136,9 @@ async def send_report(
     url = f"http://127.0.0.1:{settings.port}{c.REPORT_PATH}"
     body = encode_report(report)
     deadline = anyio.current_time() + settings.report_timeout
-    if transport is None:
-        with anyio.move_on_after(min(settings.report_timeout, PLAIN_ATTEMPT_TIMEOUT)):
-            if await _post_plain(settings.port, body):
-                return True
+    with anyio.move_on_after(min(settings.report_timeout, PLAIN_ATTEMPT_TIMEOUT)):
+        if await _post_plain(settings.port, body):
+            return True
     import httpx  # deferred: tens of ms at import, paid only when the plain POST did not do
 
     delay = BUSY_RETRY_DELAY
@@ -120,9 +147,7 @@ async def send_report(
     # (nothing listens) and a timeout are not.
     busy = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
     try:
-        async with httpx.AsyncClient(
-            transport=transport, timeout=settings.report_timeout
-        ) as client:
+        async with httpx.AsyncClient(timeout=settings.report_timeout) as client:
             while True:
                 try:
                     response = await client.post(

@@ -15,16 +15,20 @@ import anyio.to_thread
 
 from . import _constants as c
 from ._graph import WaitGraph
-from ._handles import InitHandle, describe
+from ._handles import InitHandle
 from ._import_watch import wait_imports_finished
 from ._loop import WarmLoop
-from ._report import build_report, send_report
+from ._report import Report, build_report, send_report
 from ._settings import Settings
-from .exceptions import AfterRestoreError, InitFailedError, InitWaitTimeoutError
+from .exceptions import (
+    AfterRestoreError,
+    InitFailedError,
+    InitWaitTimeoutError,
+    SettingsError,
+    describe,
+)
 
 if TYPE_CHECKING:
-    import httpx
-
     # ._lifecycle (signal, tempfile, pathlib...: ~5 ms) loads at the first @warm_init or
     # @warm_shutdown, so that a function using only @warm_handler does not pay for it.
     from ._lifecycle import InitMarker
@@ -73,24 +77,19 @@ class Warmup:
     hooks when ``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start``, and the INIT re-run marker.
     """
 
-    def __init__(
-        self,
-        settings: Settings | None = None,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
+    def __init__(self, settings: Settings | None = None) -> None:
         self._settings = settings
-        self._transport = transport
-        self.loop = WarmLoop(on_exit=functools.partial(self.close, c.EXIT_TEARDOWN_BUDGET))
-        self.graph = WaitGraph()
+        self._loop = WarmLoop(on_exit=functools.partial(self.close, c.EXIT_TEARDOWN_BUDGET))
+        #: Who awaits whom among this registry's inits (each handle records its own waits).
+        self._graph = WaitGraph()
         self._handles: list[InitHandle[Any]] = []
         self._declaring_modules: dict[str, None] = {}
         self._report_scheduled = False
         self._shutdown_hooks: list[ShutdownHook] = []
         self._lifecycle_installed = False
         self._marker: InitMarker | None = None
-        self.report: dict[str, Any] | None = None
-        """The report once built (sent or not), for logs and tests."""
+        #: The report once built (sent or not): what the extension was, or would have been, sent.
+        self._report: Report | None = None
 
     @property
     def settings(self) -> Settings:
@@ -145,7 +144,11 @@ class Warmup:
         ``async def`` inits run on the loop; an ``async def`` that ``yield``s once gives its
         value at the ``yield`` and runs the rest at shutdown (``Warmup.close``); a plain ``def``
         runs in a worker thread.
+
+        A bad option (``timeout=-1``, ``retries=-1``, ``backoff=-1``, or one of the wrong type)
+        raises ``SettingsError`` (a ``ValueError``) naming it and the form it takes.
         """
+        _check_options(timeout, retries, backoff)
         if func is None:
             return functools.partial(
                 self._declare,
@@ -173,31 +176,28 @@ class Warmup:
         backoff: float,
         required: bool,
     ) -> InitHandle[Any]:
-        if retries < 0 or backoff < 0:
-            raise ValueError("warm_init: retries and backoff must be 0 or more")
         if isinstance(timeout, _Unset):
             timeout = self.settings.init_timeout
-        elif timeout is not None and timeout <= 0:
-            raise ValueError(f"warm_init: timeout must be positive seconds or None, not {timeout}")
-        if self.loop.in_loop_thread():
+        if self._loop.in_loop_thread():
             raise RuntimeError("@warm_init must be declared at import, not on the warm loop")
         handle: InitHandle[Any] = InitHandle(
             func,
-            owner=self,
             name=name or _default_name(func),
             timeout=timeout,
             retries=retries,
             backoff=backoff,
             required=required,
+            loop=self._loop,
+            graph=self._graph,
         )
         self._handles.append(handle)
         if not self._lifecycle_installed:
             self._install_lifecycle()
         self._declaring_modules[getattr(func, "__module__", None) or "__main__"] = None
-        self.loop.start_soon(handle.run)
+        self._loop.start_soon(handle.run)
         if not self._report_scheduled:
             self._report_scheduled = True
-            self.loop.start_soon(self._report_when_settled)
+            self._loop.start_soon(self._report_when_settled)
         return handle
 
     # -- @warm_handler ----------------------------------------------------------------------
@@ -220,7 +220,7 @@ class Warmup:
             # A handler module with the hold asked for but no init still reports (none), once
             # its import is done: else the extension would hold INIT for all of WARMING_TIMEOUT.
             self._report_scheduled = True
-            self.loop.start_soon(self._report_when_settled)
+            self._loop.start_soon(self._report_when_settled)
         if inspect.iscoroutinefunction(func):
 
             @functools.wraps(func)
@@ -228,7 +228,7 @@ class Warmup:
                 self._prepare_invocation(context)
                 # Bounded until the handler starts: a loop blocked by a misbehaving init gives
                 # one clear error instead of Lambda's bare "Task timed out".
-                return self.loop.call(
+                return self._loop.call(
                     functools.partial(func, event, context), start_timeout=_wait_budget(context)
                 )
 
@@ -250,14 +250,14 @@ class Warmup:
         for handle in handles:
             if handle.state == "failed":  # a transient failure must not poison the sandbox
                 handle.reset_for_retry()
-                self.loop.start_soon(handle.run)
+                self._loop.start_soon(handle.run)
         if not any(handle.required for handle in handles):
             return
         budget = _wait_budget(context)
         # One absolute deadline for both sides (anyio's clock on asyncio is time.monotonic):
         # the loop gives up at it; the caller only later, if the loop could not answer at all.
         deadline = None if budget is None else time.monotonic() + budget
-        self.loop.call(
+        self._loop.call(
             functools.partial(self._wait_required, deadline, budget),
             timeout=None if budget is None else budget + c.LOOP_ANSWER_GRACE,
         )
@@ -308,7 +308,7 @@ class Warmup:
     async def _report_when_settled(self) -> None:
         await self._wait_all_settled()
         settings = self.settings
-        self.report = report = build_report(self._handles, settings)
+        self._report = report = build_report(self._handles, settings)
         logger.info(
             "lambda-warmup: %d init(s) settled in %.1f ms, %s: %s",
             len(self._handles),
@@ -328,7 +328,7 @@ class Warmup:
         if not settings.extension_expected:
             logger.debug("lambda-warmup: no WARMING_TIMEOUT, so no extension awaits the report")
             return
-        await send_report(report, settings, self._transport)
+        await send_report(report, settings)
 
     # -- Lambda's lifecycle --------------------------------------------------------------------
     def _install_lifecycle(self) -> None:
@@ -356,10 +356,10 @@ class Warmup:
 
     def _before_snapshot(self) -> None:
         """SnapStart, before the snapshot: wait for every init; a failed required one raises."""
-        if not self.loop.running:
+        if not self._loop.running:
             return
         started = time.perf_counter()
-        self.loop.call(self._wait_all_settled)
+        self._loop.call(self._wait_all_settled)
         failed = [h for h in self._handles if h.required and h.state == "failed"]
         if failed:
             causes = "; ".join(f"'{h.name}': {describe(h.error)}" for h in failed)
@@ -376,10 +376,10 @@ class Warmup:
 
     def _after_restore(self) -> None:
         """SnapStart, after each restore: every init's ``after_restore`` hooks, bounded."""
-        if not self.loop.running or not any(h.has_restore_hooks for h in self._handles):
+        if not self._loop.running or not any(h.has_restore_hooks for h in self._handles):
             return
         started = time.perf_counter()
-        self.loop.call(functools.partial(self._run_restore_hooks, self.settings.restore_timeout))
+        self._loop.call(functools.partial(self._run_restore_hooks, self.settings.restore_timeout))
         logger.info(
             "lambda-warmup: after restore: hooks done in %.1f ms",
             (time.perf_counter() - started) * 1000,
@@ -436,7 +436,7 @@ class Warmup:
                 await metrics.flush()
         """
         self._shutdown_hooks.append(func)
-        if not self._lifecycle_installed and not self.loop.in_loop_thread():
+        if not self._lifecycle_installed and not self._loop.in_loop_thread():
             self._install_lifecycle()  # the SIGTERM handler, even before any @warm_init
         return func
 
@@ -446,12 +446,12 @@ class Warmup:
         Returns whether they all finished in time (``True`` also when there was nothing to do).
         Each hook and teardown runs once, however often ``close`` is called.
         """
-        if not self.loop.running and not self._shutdown_hooks:
+        if not self._loop.running and not self._shutdown_hooks:
             return True
         try:
-            return self.loop.call(functools.partial(self._teardown_all, timeout))
+            return self._loop.call(functools.partial(self._teardown_all, timeout))
         finally:
-            self.loop.close()
+            self._loop.close()
 
     async def _teardown_all(self, budget: float | None) -> bool:
         step = "?"
@@ -490,6 +490,32 @@ async def _run_hook(hook: ShutdownHook) -> None:
             describe(error),
             exc_info=error,
         )
+
+
+def _check_options(timeout: object, retries: object, backoff: object) -> None:
+    """Raise ``SettingsError`` for a ``@warm_init`` option of the wrong form (one line each)."""
+    if not (isinstance(timeout, _Unset) or timeout is None or _number(timeout) > 0):
+        raise SettingsError(
+            f"warm_init: timeout={timeout!r} is not a timeout; use a number of seconds "
+            "above 0, e.g. timeout=5.0, or timeout=None for no timeout"
+        )
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise SettingsError(
+            f"warm_init: retries={retries!r} is not a count of retries; use a whole number "
+            "of 0 or more, e.g. retries=2"
+        )
+    if not _number(backoff) >= 0:
+        raise SettingsError(
+            f"warm_init: backoff={backoff!r} is not a delay; use a number of seconds of 0 or "
+            "more, e.g. backoff=0.5"
+        )
+
+
+def _number(value: object) -> float:
+    """``value`` if it is an int or a float (not a bool), else NaN (which compares false)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return math.nan
+    return float(value)
 
 
 def _wait_budget(context: Any) -> float | None:

@@ -8,8 +8,11 @@ WarmupError
 ├── InitNotReadyError             an init's value was read before it settled
 │   └── InitWaitTimeoutError      a wait for inits ran out of time (also a TimeoutError)
 ├── AfterRestoreError             an after-restore hook failed or ran out of time (SnapStart)
-└── SettingsError                 a setting has a value of the wrong form (also a ValueError)
+└── SettingsError                 a @warm_init option of the wrong form (also a ValueError)
 ```
+
+``describe`` (not exported) gives an error's one-line form, as logs, reports and the errors
+raised here quote it.
 """
 
 from __future__ import annotations
@@ -81,4 +84,17 @@ class AfterRestoreError(WarmupError):
 
 
 class SettingsError(WarmupError, ValueError):
-    """A setting (an environment variable or an argument) has a value of the wrong form."""
+    """A ``@warm_init`` option has a value of the wrong form (``timeout=-1``); the message is
+    one line naming the option, the value and the accepted form.
+
+    A bad environment variable is never raised: it is logged as one such line, and its default
+    is used (the function keeps serving).
+    """
+
+
+def describe(error: BaseException | None) -> str:
+    """``Type: message`` of an error, the form used in logs, reports and raised errors."""
+    if error is None:
+        return "no error"
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

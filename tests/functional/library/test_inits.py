@@ -15,6 +15,7 @@ from lambda_warmup import (
     InitNotReadyError,
     InitTimeoutError,
     InitWaitTimeoutError,
+    SettingsError,
     Warmup,
 )
 
@@ -247,6 +248,63 @@ def test_await_from_another_loop_says_where(warmup: Warmup):
 def test_options_are_keyword_only(warmup: Warmup):
     with pytest.raises(TypeError, match=r"keyword-only, e\.g\. @warm_init\(timeout=5\.0\)"):
         warmup.init(5)  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"timeout": -1},
+            "warm_init: timeout=-1 is not a timeout; use a number of seconds above 0, "
+            "e.g. timeout=5.0, or timeout=None for no timeout",
+        ),
+        (
+            {"timeout": 0},
+            "warm_init: timeout=0 is not a timeout; use a number of seconds above 0, "
+            "e.g. timeout=5.0, or timeout=None for no timeout",
+        ),
+        (
+            {"timeout": "5s"},
+            "warm_init: timeout='5s' is not a timeout; use a number of seconds above 0, "
+            "e.g. timeout=5.0, or timeout=None for no timeout",
+        ),
+        (
+            {"retries": -1},
+            "warm_init: retries=-1 is not a count of retries; use a whole number of 0 or more, "
+            "e.g. retries=2",
+        ),
+        (
+            {"retries": 1.5},
+            "warm_init: retries=1.5 is not a count of retries; use a whole number of 0 or more, "
+            "e.g. retries=2",
+        ),
+        (
+            {"backoff": -0.5},
+            "warm_init: backoff=-0.5 is not a delay; use a number of seconds of 0 or more, "
+            "e.g. backoff=0.5",
+        ),
+        (
+            {"backoff": float("nan")},
+            "warm_init: backoff=nan is not a delay; use a number of seconds of 0 or more, "
+            "e.g. backoff=0.5",
+        ),
+    ],
+)
+def test_bad_option_is_one_settings_error_line(warmup: Warmup, options, message):
+    with pytest.raises(SettingsError) as caught:
+        warmup.init(**options)
+    assert str(caught.value) == message
+    assert isinstance(caught.value, ValueError)  # as documented: SettingsError is a ValueError
+    assert warmup.handles == ()
+    assert not warmup._loop.running  # nothing was declared, nothing started
+
+
+def test_options_at_their_bounds_are_accepted(warmup: Warmup):
+    @warmup.init(timeout=0.5, retries=0, backoff=0)
+    async def bounded() -> int:
+        return 1
+
+    assert bounded.result(5) == 1
 
 
 def test_name_option_and_default_timeout_from_settings():

@@ -43,7 +43,7 @@ def test_shutdown_hooks_run_last_first_then_teardowns():
     settle(pool)
     assert warmup.close(timeout=5) is True
     assert order == ["second", "first", "teardown pool"]
-    assert not warmup.loop.running
+    assert not warmup._loop.running
 
 
 def test_shutdown_hooks_without_inits_run_once():
@@ -54,11 +54,11 @@ def test_shutdown_hooks_without_inits_run_once():
     async def flush() -> None:
         calls.append("flush")
 
-    assert not warmup.loop.running  # no init: the loop starts only to run the hooks
+    assert not warmup._loop.running  # no init: the loop starts only to run the hooks
     assert warmup.close(timeout=5) is True
     assert warmup.close(timeout=5) is True
     assert calls == ["flush"]
-    assert not warmup.loop.running
+    assert not warmup._loop.running
 
 
 def test_failing_shutdown_hook_is_logged_and_the_rest_still_run(
@@ -104,7 +104,7 @@ def test_shutdown_past_its_budget_is_cut_short_and_logged(
     with caplog.at_level(logging.WARNING, logger="lambda_warmup"):
         assert warmup.close(timeout=0.1) is False
     assert time.perf_counter() - started < 2, "bounded, the loop stopped"
-    assert not warmup.loop.running
+    assert not warmup._loop.running
     what = "shutdown hook 'flush'" if stuck == "hook" else "teardown of init 'pool'"
     assert f"shutdown cut short after 0.1 s (WARMUP_SHUTDOWN_TIMEOUT): cancelled the {what}" in (
         caplog.text

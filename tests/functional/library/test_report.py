@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
 import pytest
 
 from lambda_warmup import Settings, Warmup
 from lambda_warmup._import_watch import module_importing
-from lambda_warmup._report import encode_report
+from lambda_warmup._report import InitEntry, Report, encode_report
 from tests.support.ports import free_port
 
 from .conftest import LoopbackServer, settle
@@ -36,21 +35,23 @@ def wait_for(condition: Any, what: str, timeout: float = 10.0) -> None:
         time.sleep(0.005)
 
 
-def capture_reports() -> tuple[list[dict[str, Any]], httpx.MockTransport]:
-    reports: list[dict[str, Any]] = []
-
-    def answer(request: httpx.Request) -> httpx.Response:
-        assert request.url == "http://127.0.0.1:9779/report"
-        assert request.headers["content-type"] == "application/json"
-        reports.append(json.loads(request.content))
-        return httpx.Response(202, json={"status": "accepted"})
-
-    return reports, httpx.MockTransport(answer)
+def received(server: LoopbackServer) -> list[dict[str, Any]]:
+    """The reports ``server`` was sent, each checked to be a JSON POST to /report."""
+    reports = []
+    for path, headers, body, _ in server.posts:
+        assert path == "/report"
+        assert {k.lower(): v for k, v in headers.items()}["content-type"] == "application/json"
+        reports.append(json.loads(body))
+    return reports
 
 
-def test_report_format():
-    reports, transport = capture_reports()
-    warmup = Warmup(settings=Settings(extension_expected=True), transport=transport)
+def reporting_warmup(server: LoopbackServer, *, extension_expected: bool = True) -> Warmup:
+    """A Warmup that reports to ``server``, a real listener on a port of its own."""
+    return Warmup(settings=Settings(extension_expected=extension_expected, port=server.port))
+
+
+def test_report_format(loopback_server: LoopbackServer):
+    warmup = reporting_warmup(loopback_server)
     declared = threading.Event()  # declared in a function, not at import: nothing to watch
     try:
 
@@ -68,10 +69,10 @@ def test_report_format():
             return "pool"
 
         declared.set()
-        wait_for(lambda: reports, "the report")
+        wait_for(loopback_server.posted.is_set, "the report")
     finally:
         warmup.close(1)
-    (report,) = reports
+    (report,) = received(loopback_server)
     assert report["format"] == "lambda-warmup/1"
     assert report["status"] == "ok"  # only an optional init failed
     assert report["pid"] == os.getpid()
@@ -88,36 +89,41 @@ def test_report_format():
     assert "do-not-log-me" not in json.dumps(report)  # values never leave the process
 
 
-def test_report_failed_when_a_required_init_fails():
-    reports, transport = capture_reports()
-    warmup = Warmup(settings=Settings(extension_expected=True), transport=transport)
+def test_report_failed_when_a_required_init_fails(loopback_server: LoopbackServer):
+    warmup = reporting_warmup(loopback_server)
     try:
 
         @warmup.init
         async def secrets() -> None:
             raise PermissionError("denied")
 
-        wait_for(lambda: reports, "the report")
+        wait_for(loopback_server.posted.is_set, "the report")
     finally:
         warmup.close(1)
-    assert reports[0]["status"] == "failed"
-    assert reports[0]["inits"][0]["error"] == "PermissionError: denied"
+    (report,) = received(loopback_server)
+    assert report["status"] == "failed"
+    assert report["inits"][0]["error"] == "PermissionError: denied"
 
 
-def test_no_report_without_warming_timeout():
-    reports, transport = capture_reports()
-    warmup = Warmup(settings=Settings(extension_expected=False), transport=transport)
+def test_no_report_without_warming_timeout(
+    loopback_server: LoopbackServer, caplog: pytest.LogCaptureFixture
+):
+    warmup = reporting_warmup(loopback_server, extension_expected=False)
     try:
+        with caplog.at_level(logging.DEBUG, logger="lambda_warmup"):
 
-        @warmup.init
-        async def one() -> int:
-            return 1
+            @warmup.init
+            async def one() -> int:
+                return 1
 
-        settle(one)
-        wait_for(lambda: warmup.report is not None, "the report to be built")
+            settle(one)
+            wait_for(
+                lambda: "no extension awaits the report" in caplog.text,
+                "the report to be built, and not sent",
+            )
     finally:
         warmup.close(1)
-    assert reports == []
+    assert loopback_server.posts == []
 
 
 def test_no_extension_is_one_log_line_and_no_wait(caplog: pytest.LogCaptureFixture):
@@ -225,10 +231,20 @@ def test_module_importing_fallback_without_the_private_flag(monkeypatch):
 
 
 def test_report_cut_to_fit_keeps_the_failed_inits() -> None:
-    entry = {"required": True, "status": "ok", "duration_ms": 1.0, "attempts": 1, "error": None}
-    inits = [dict(entry, name=f"init_{i}") for i in range(3000)]
-    inits[-1].update(status="failed", error="RuntimeError: late failure")
-    report = {
+    inits: list[InitEntry] = [
+        {
+            "name": f"init_{i}",
+            "required": True,
+            "status": "ok",
+            "duration_ms": 1.0,
+            "attempts": 1,
+            "error": None,
+        }
+        for i in range(3000)
+    ]
+    inits[-1]["status"] = "failed"
+    inits[-1]["error"] = "RuntimeError: late failure"
+    report: Report = {
         "format": "lambda-warmup/1",
         "status": "failed",
         "pid": 1,
@@ -247,20 +263,19 @@ def test_report_cut_to_fit_keeps_the_failed_inits() -> None:
     )
 
 
-def test_a_handler_without_inits_still_reports():
+def test_a_handler_without_inits_still_reports(loopback_server: LoopbackServer):
     """The hold is asked for (WARMING_TIMEOUT) but nothing to wait for: report at once."""
-    reports, transport = capture_reports()
-    warmup = Warmup(settings=Settings(extension_expected=True), transport=transport)
+    warmup = reporting_warmup(loopback_server)
     try:
 
         @warmup.handler
         def handler(event: object, context: object) -> int:
             return 1
 
-        wait_for(lambda: reports, "the report of a module with no inits")
+        wait_for(loopback_server.posted.is_set, "the report of a module with no inits")
     finally:
         warmup.close(1)
-    (report,) = reports
+    (report,) = received(loopback_server)
     assert report["status"] == "ok"
     assert report["inits"] == []
 
@@ -273,4 +288,4 @@ def test_a_handler_without_inits_and_without_hold_starts_nothing():
         return 1
 
     assert handler({}, None) == 1
-    assert not warmup.loop.running  # no loop thread for a sync handler with nothing to wait for
+    assert not warmup._loop.running  # no loop thread for a sync handler with nothing to wait for

@@ -29,10 +29,8 @@ DRIVER = textwrap.dedent(
     async def one():
         return 1
 
-    deadline = time.monotonic() + 10
-    while warmup.report is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.2)  # the POST follows the report's building
+    sys.stdin.readline()  # the test's listener has the POST
+    time.sleep(0.2)  # the answer is read after it: time for a fallback to import httpx
     warmup.close(1)
     print("httpx" in sys.modules)
     """
@@ -40,16 +38,20 @@ DRIVER = textwrap.dedent(
 
 
 def test_report_answered_202_never_imports_httpx(loopback_server: LoopbackServer):
-    proc = subprocess.run(
+    with subprocess.Popen(
         [sys.executable, "-c", DRIVER, str(loopback_server.port)],
-        capture_output=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=30,
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "False", proc.stdout + proc.stderr
+    ) as proc:
+        posted = loopback_server.posted.wait(10)
+        stdout, stderr = proc.communicate("\n", timeout=30)
+    assert posted, f"no report within 10 s: {stderr}"
+    assert proc.returncode == 0, stderr
+    assert stdout.strip() == "False", stdout + stderr
     assert len(loopback_server.posts) == 1
     path, headers, body, _ = loopback_server.posts[0]
     assert path == "/report"
