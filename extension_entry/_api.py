@@ -2,7 +2,8 @@
 
 ``http.client`` costs 13-18 ms to import on the machines we measured, on the critical path of
 every cold start; the few calls below need little of HTTP/1.1: one request per connection
-(``Connection: close``), a response read by ``Content-Length``, chunked coding or to EOF.
+(``Connection: close``), a response read by ``Content-Length``, chunked coding or to EOF (by
+:class:`._http.Reader`, which the report listener reads its requests with too).
 
 Errors are two exceptions: :class:`ApiUnreachable` (connecting, sending or reading failed, or
 the answer was not HTTP; worth a bounded retry) and :class:`ApiRefused` (an HTTP error status;
@@ -13,12 +14,11 @@ be frozen inside it for hours).
 from __future__ import annotations
 
 from . import _net
+from ._http import Reader
 
 VERSION_PATH = "/2020-01-01/extension"
 #: Bound on connecting, and on each read of every call except ``event/next``.
 CALL_TIMEOUT_S = 3.0
-#: Largest response head or body we read; Extensions API answers are a few hundred bytes.
-MAX_RESPONSE_BYTES = 1024 * 1024
 
 
 class ApiError(Exception):
@@ -140,7 +140,8 @@ class ExtensionsApi:
 
 
 def _read_response(sock: _net.Socket) -> Response:
-    reader = _Reader(sock)
+    # Each read is bounded by the socket's own timeout, which the caller set.
+    reader = Reader(sock, "response")
     status_line = reader.line()
     version, _, rest = status_line.partition(" ")
     code = rest[:3]
@@ -159,54 +160,6 @@ def _read_response(sock: _net.Socket) -> Response:
     else:
         body = reader.to_eof()
     return Response(int(code), headers, body)
-
-
-class _Reader:
-    """Buffered reads from a socket, every one bounded by :data:`MAX_RESPONSE_BYTES`."""
-
-    def __init__(self, sock: _net.Socket) -> None:
-        self._sock = sock
-        self._buffer = b""
-
-    def _fill(self) -> None:
-        data = self._sock.recv(65536)
-        if not data:
-            raise ConnectionResetError("connection closed before the response was complete")
-        self._buffer += data
-        if len(self._buffer) > MAX_RESPONSE_BYTES:
-            raise ValueError("response too large")
-
-    def line(self) -> str:
-        while (end := self._buffer.find(b"\r\n")) < 0:
-            self._fill()
-        line, self._buffer = self._buffer[:end], self._buffer[end + 2 :]
-        return line.decode("latin-1")
-
-    def exactly(self, size: int) -> bytes:
-        if not 0 <= size <= MAX_RESPONSE_BYTES:
-            raise ValueError(f"bad Content-Length {size}")
-        while len(self._buffer) < size:
-            self._fill()
-        data, self._buffer = self._buffer[:size], self._buffer[size:]
-        return data
-
-    def chunked(self) -> bytes:
-        body = b""
-        while size := int(self.line().split(";", 1)[0].strip(), 16):
-            body += self.exactly(size)
-            self.exactly(2)  # CRLF after each chunk
-            if len(body) > MAX_RESPONSE_BYTES:
-                raise ValueError("response too large")
-        while self.line():  # trailers, then the blank line
-            pass
-        return body
-
-    def to_eof(self) -> bytes:
-        try:
-            while True:
-                self._fill()
-        except ConnectionResetError:
-            return self._buffer
 
 
 def _describe(error: OSError) -> str:

@@ -19,9 +19,10 @@ which is always within the limit.
 from __future__ import annotations
 
 from . import _settings as s
+from ._protocol import LONG_INIT_LIMIT_S, ON_DEMAND_INIT_LIMIT_S
 
-ON_DEMAND_INIT_LIMIT_MS = 10_000.0
-LONG_INIT_LIMIT_MS = 130_000.0
+ON_DEMAND_INIT_LIMIT_MS = ON_DEMAND_INIT_LIMIT_S * 1000.0
+LONG_INIT_LIMIT_MS = LONG_INIT_LIMIT_S * 1000.0
 INIT_LIMIT_MARGIN_MS = 500.0
 
 
@@ -53,7 +54,7 @@ def plan_hold(settings: s.Settings, *, listening: bool) -> HoldPlan:
     else:
         limit_ms = LONG_INIT_LIMIT_MS
         kind = settings.init_type
-        limit_text = f"{kind} INIT limit max(130 s, function timeout)"
+        limit_text = f"{kind} INIT limit max({LONG_INIT_LIMIT_S} s, function timeout)"
     budget_ms = max(0.0, limit_ms - INIT_LIMIT_MARGIN_MS)
     limit_text = f"{limit_text}, budget {budget_ms:.0f} ms from process start"
     reason = None

@@ -34,6 +34,8 @@ import threading
 import time
 
 from . import _net
+from ._http import Reader, TooLarge
+from ._protocol import MAX_REPORT_BYTES, REPORT_FORMAT, REPORT_PATH
 from ._report import Report, ReportError, parse_report
 
 TYPE_CHECKING = False  # typing and collections.abc cost ms to import; mypy reads True
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 MAX_HEAD_BYTES = 8 * 1024
-MAX_BODY_BYTES = 64 * 1024
+MAX_BODY_BYTES = MAX_REPORT_BYTES
 #: Longest silence from a client before its connection is closed.
 READ_TIMEOUT_S = 2.0
 #: Longest a single request may take from accept to the whole body read.
@@ -142,7 +144,7 @@ class ReportListener:
         started = time.monotonic()
         what = "request"
         try:
-            reader = _Reader(conn, started + REQUEST_DEADLINE_S)
+            reader = Reader(conn, "request", started + REQUEST_DEADLINE_S, READ_TIMEOUT_S)
             what, body = self._read_request(reader, conn)
             report = self._parse(body)
             self._on_report(report)  # counted before the sender hears 202
@@ -176,8 +178,13 @@ class ReportListener:
             f"({MAX_CONNECTIONS} are served at once)"
         )
 
-    def _read_request(self, reader: _Reader, conn: _net.Socket) -> tuple[str, bytes]:
-        head = reader.head()
+    def _read_request(self, reader: Reader, conn: _net.Socket) -> tuple[str, bytes]:
+        try:
+            head = reader.head(MAX_HEAD_BYTES)
+        except TimeoutError:
+            raise _not_in_time() from None
+        except TooLarge:
+            raise Rejected(431, f"request head over {MAX_HEAD_BYTES} bytes") from None
         lines = head.split("\r\n")
         parts = lines[0].split(" ")
         if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
@@ -201,14 +208,14 @@ class ReportListener:
 
     def _read_body(
         self,
-        reader: _Reader,
+        reader: Reader,
         conn: _net.Socket,
         method: str,
         target: str,
         headers: dict[str, str],
     ) -> bytes:
-        if target.split("?", 1)[0] != "/report":
-            raise Rejected(404, "the only path is /report")
+        if target.split("?", 1)[0] != REPORT_PATH:
+            raise Rejected(404, f"the only path is {REPORT_PATH}")
         if method != "POST":
             raise Rejected(405, "only POST is accepted")
         if "transfer-encoding" in headers:
@@ -226,13 +233,16 @@ class ReportListener:
             raise Rejected(415, f"Content-Type must be application/json, not {media_type!r}")
         if headers.get("expect", "").lower() == "100-continue":
             conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-        return reader.exactly(length)
+        try:
+            return reader.exactly(length)  # what follows is ignored: one request per connection
+        except TimeoutError:
+            raise _not_in_time() from None
 
     def _parse(self, body: bytes) -> Report:
         try:
             return parse_report(body)
         except ReportError as error:
-            raise Rejected(400, f"not a lambda-warmup/1 report: {error}") from None
+            raise Rejected(400, f"not a {REPORT_FORMAT} report: {error}") from None
 
     def _answer(self, conn: _net.Socket, status: int, message: str | None, *, drain: bool) -> None:
         body = b'{"status":"accepted"}' if message is None else _error_body(message)
@@ -250,41 +260,9 @@ class ReportListener:
             pass
 
 
-class _Reader:
-    """Reads from one client, each read bounded by the silence limit and the overall deadline."""
-
-    def __init__(self, conn: _net.Socket, deadline: float) -> None:
-        self._conn = conn
-        self._deadline = deadline
-        self._buffer = b""
-
-    def _fill(self) -> None:
-        remaining = self._deadline - time.monotonic()
-        if remaining <= 0:
-            raise Rejected(408, "request not received in time", drain=False)
-        self._conn.settimeout(min(READ_TIMEOUT_S, remaining))
-        try:
-            data = self._conn.recv(65536)
-        except TimeoutError:
-            raise Rejected(408, "request not received in time", drain=False) from None
-        if not data:
-            raise ConnectionResetError("client closed the connection mid-request")
-        self._buffer += data
-
-    def head(self) -> str:
-        while (end := self._buffer.find(b"\r\n\r\n")) < 0:
-            if len(self._buffer) > MAX_HEAD_BYTES:
-                raise Rejected(431, f"request head over {MAX_HEAD_BYTES} bytes")
-            self._fill()
-        if end > MAX_HEAD_BYTES:
-            raise Rejected(431, f"request head over {MAX_HEAD_BYTES} bytes")
-        head, self._buffer = self._buffer[:end], self._buffer[end + 4 :]
-        return head.decode("latin-1")
-
-    def exactly(self, size: int) -> bytes:
-        while len(self._buffer) < size:
-            self._fill()
-        return self._buffer[:size]  # anything after it is ignored: one request per connection
+def _not_in_time() -> Rejected:
+    """A client silent for :data:`READ_TIMEOUT_S`, or slower than :data:`REQUEST_DEADLINE_S`."""
+    return Rejected(408, "request not received in time", drain=False)
 
 
 def _drain(conn: _net.Socket) -> None:

@@ -1,7 +1,7 @@
 """The completion report, format ``lambda-warmup/1``, as sent by the library's ``_report.py``.
 
 ``POST http://127.0.0.1:$WARMUP_PORT/report`` with ``Content-Type: application/json`` and a
-UTF-8 JSON object of at most 64 KiB::
+UTF-8 JSON object of at most 64 KiB (address, format and limits: :mod:`._protocol`)::
 
     {"format": "lambda-warmup/1", "status": "ok", "pid": 123, "workers": 1, "duration_ms": 812.4,
      "inits": [{"name": "settings", "required": true, "status": "ok", "duration_ms": 12.5,
@@ -19,12 +19,8 @@ from __future__ import annotations
 import json
 import math
 
-FORMAT = "lambda-warmup/1"
-PATH = "/report"
-MAX_BYTES = 64 * 1024
-#: A sanity bound, far above any real worker count (LMI: 16 per vCPU by default).
-MAX_WORKERS = 4096
-STATUSES = ("ok", "failed")
+from ._protocol import MAX_REPORT_WORKERS, REPORT_FORMAT, REPORT_STATUSES
+
 #: Inits named in one log line (failed ones first), and the longest error shown for each: a
 #: report of thousands of inits must not become a line of tens of KB (one ``os.write`` of at
 #: most ``PIPE_BUF``, 4 KiB, is what keeps lines from interleaving).
@@ -73,7 +69,7 @@ class Report:
         self.workers = workers
         self.duration_ms = duration_ms
         self.inits = inits
-        #: Inits the library left out of ``inits`` to keep the report under :data:`MAX_BYTES`.
+        #: Inits the library left out of ``inits`` to keep it within ``MAX_REPORT_BYTES``.
         self.omitted = omitted
 
     def describe(self) -> str:
@@ -117,13 +113,13 @@ def parse_report(body: bytes) -> Report:
         raise ReportError(f"body is not usable JSON: {error}") from None
     if not isinstance(document, dict):
         raise ReportError(f"a report is a JSON object, not {_kind(document)}")
-    if document.get("format") != FORMAT:
-        raise ReportError(f"'format' must be {FORMAT!r}, got {document.get('format')!r}")
+    if document.get("format") != REPORT_FORMAT:
+        raise ReportError(f"'format' must be {REPORT_FORMAT!r}, got {document.get('format')!r}")
     status = _choice(document, "status", "report")
     pid = _int(document, "pid", "report", minimum=1)
     workers = _int(document, "workers", "report", minimum=1)
-    if workers > MAX_WORKERS:
-        raise ReportError(f"'workers' must be at most {MAX_WORKERS}, got {workers}")
+    if workers > MAX_REPORT_WORKERS:  # a sanity bound, far above LMI's 16 per vCPU by default
+        raise ReportError(f"'workers' must be at most {MAX_REPORT_WORKERS}, got {workers}")
     duration_ms = _duration(document, "report")
     raw_inits = document.get("inits")
     if not isinstance(raw_inits, list):
@@ -160,7 +156,7 @@ def _init(item: object, index: int) -> InitEntry:
 
 def _choice(document: dict[str, object], key: str, where: str) -> str:
     value = document.get(key)
-    if not isinstance(value, str) or value not in STATUSES:
+    if not isinstance(value, str) or value not in REPORT_STATUSES:
         raise ReportError(f"{where}.{key} must be 'ok' or 'failed', got {value!r}"[:200])
     return value
 

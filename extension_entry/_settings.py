@@ -15,13 +15,10 @@ Variable                       Default    Accepted values
 ``AWS_LAMBDA_RUNTIME_API``     (Lambda)   ``host:port`` of the Extensions API.
 ============================== ========== ===================================================
 
-Decisions where the issue is silent, kept in step with the library's parser
-(``lambda_warmup._settings.parse_duration``) so both processes read a value the same way:
+Durations take the one form both processes read alike, :func:`._protocol.parse_duration_ms`
+(a bare number is milliseconds; ``ms``, ``s``, ``m``, lower case; no signs or exponents).
+Decisions where the issue is silent:
 
-- Spaces around the value, and between number and unit (``2.5 s``), are accepted.
-- Units are lower case only (``2.5S`` and ``1M`` are errors: ``M`` could be read as "mega").
-- Digits are ASCII, with an optional decimal fraction (``2.5s``, ``2500.5``). Signs (``-1``,
-  ``+5``), exponents (``1e4``), ``inf``/``nan``, a bare unit and a leading dot (``.5s``) are errors.
 - Any spelling of zero (``0``, ``0ms``, ``0.0s``) means no hold, like unset.
 - A bad ``WARMING_TIMEOUT`` logs one error line and means no hold (the function keeps serving); a
   bad ``WARMUP_PORT`` logs one error line and the default port is used.
@@ -34,60 +31,28 @@ limit so a test can reach the budget without sleeping 10 s.
 
 from __future__ import annotations
 
+# Re-exported (``as``): the names this module's readers have always found here.
+from ._protocol import AWS_LAMBDA_INITIALIZATION_TYPE as AWS_LAMBDA_INITIALIZATION_TYPE
+from ._protocol import DEFAULT_PORT as DEFAULT_PORT
+from ._protocol import LONG_INIT_TYPES as LONG_INIT_TYPES
+from ._protocol import ON_DEMAND as ON_DEMAND
+from ._protocol import WARMING_TIMEOUT as WARMING_TIMEOUT
+from ._protocol import WARMUP_PORT as WARMUP_PORT
+from ._protocol import parse_duration_ms as parse_duration_ms
+from ._protocol import parse_port as parse_port
+
 TYPE_CHECKING = False  # collections.abc costs ~1 ms to import; mypy reads True
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-WARMING_TIMEOUT = "WARMING_TIMEOUT"
-WARMUP_PORT = "WARMUP_PORT"
-AWS_LAMBDA_INITIALIZATION_TYPE = "AWS_LAMBDA_INITIALIZATION_TYPE"
 AWS_LAMBDA_RUNTIME_API = "AWS_LAMBDA_RUNTIME_API"
 INIT_LIMIT_OVERRIDE = "_WARMUP_INIT_LIMIT_MS"
-
-#: The library's default too (``lambda_warmup._constants.DEFAULT_PORT``). Not used by any common
-#: Lambda component (8080, 9001, 3000, 2772, 2773 are).
-DEFAULT_PORT = 9779
-
-ON_DEMAND = "on-demand"
-#: Initialization types whose INIT limit is max(130 s, function timeout) instead of 10 s.
-LONG_INIT_TYPES = ("provisioned-concurrency", "snap-start", "lambda-managed-instances")
 
 DURATION_FORMS = (
     "a number of milliseconds, or a number with a unit: 2500, 2500ms, 2.5s, 1m "
     "(unset, empty or 0: no hold)"
 )
 PORT_FORMS = "a whole number from 1 to 65535"
-_UNIT_MS = (("ms", 1.0), ("s", 1000.0), ("m", 60_000.0))
-_DIGITS = frozenset("0123456789")
-
-
-def parse_duration_ms(raw: str) -> float:
-    """Milliseconds in ``raw``; ``ValueError`` for anything but the forms in the module docstring.
-
-    >>> [parse_duration_ms(v) for v in ("2500", "2500ms", "2.5s", "1m", " 3 s ", "0")]
-    [2500.0, 2500.0, 2500.0, 60000.0, 3000.0, 0.0]
-    """
-    text = raw.strip()
-    scale = 1.0
-    for unit, unit_ms in _UNIT_MS:
-        if text.endswith(unit):
-            text = text[: -len(unit)].rstrip()
-            scale = unit_ms
-            break
-    whole, dot, fraction = text.partition(".")
-    if not whole or not _DIGITS.issuperset(whole) or (dot and not fraction):
-        raise ValueError(f"not a duration: {raw!r}")
-    if not _DIGITS.issuperset(fraction):
-        raise ValueError(f"not a duration: {raw!r}")
-    return float(text) * scale
-
-
-def parse_port(raw: str) -> int:
-    """A TCP port from 1 to 65535; ``ValueError`` otherwise."""
-    text = raw.strip()
-    if not text or not _DIGITS.issuperset(text) or not 1 <= int(text) <= 65535:
-        raise ValueError(f"not a port: {raw!r}")
-    return int(text)
 
 
 class Settings:

@@ -1,14 +1,19 @@
 """Every setting name and default of lambda-warmup, in one place.
 
-The README's settings table is checked against this module by a test.
+The README's settings table is checked against this module by a test. What the extension must
+read the same way (the report's address, format and size, ``WARMUP_PORT``, ``WARMING_TIMEOUT``,
+the initialization types and their INIT limits) comes from :mod:`._protocol`, the extension's own
+module copied byte for byte.
 """
 
 from typing import Final
 
+from . import _protocol as p
+
 # -- Settings read by the library (the function's process) ---------------------------------
 #: Port on 127.0.0.1 where the extension listens for the completion report.
-WARMUP_PORT: Final = "WARMUP_PORT"
-DEFAULT_PORT: Final = 9779
+WARMUP_PORT: Final = p.WARMUP_PORT
+DEFAULT_PORT: Final = p.DEFAULT_PORT
 
 #: Default per-attempt timeout of every ``@warm_init``, in seconds; unset means no timeout.
 WARMUP_INIT_TIMEOUT: Final = "WARMUP_INIT_TIMEOUT"
@@ -30,26 +35,32 @@ DEFAULT_RESTORE_TIMEOUT: Final = 9.0
 
 #: The extension's hold (read by the extension). The library only looks at whether it is set,
 #: to decide whether a report is expected and how loudly to log one that cannot be delivered.
-WARMING_TIMEOUT: Final = "WARMING_TIMEOUT"
+WARMING_TIMEOUT: Final = p.WARMING_TIMEOUT
 
 # -- Lambda's own variables ------------------------------------------------------------------
-AWS_LAMBDA_INITIALIZATION_TYPE: Final = "AWS_LAMBDA_INITIALIZATION_TYPE"
+AWS_LAMBDA_INITIALIZATION_TYPE: Final = p.AWS_LAMBDA_INITIALIZATION_TYPE
 AWS_LAMBDA_MAX_CONCURRENCY: Final = "AWS_LAMBDA_MAX_CONCURRENCY"
 HANDLER: Final = "_HANDLER"
 AWS_LAMBDA_RUNTIME_API: Final = "AWS_LAMBDA_RUNTIME_API"
-LAMBDA_MANAGED_INSTANCES: Final = "lambda-managed-instances"
-SNAP_START: Final = "snap-start"
+ON_DEMAND: Final = p.ON_DEMAND
+LAMBDA_MANAGED_INSTANCES: Final = p.LAMBDA_MANAGED_INSTANCES
+SNAP_START: Final = p.SNAP_START
 
 #: File in the sandbox's /tmp written when a process's first init starts. Found again by the
 #: next process of the same sandbox before any invocation ran, it means Lambda re-runs INIT
 #: (after an INIT timeout or error: the "suppressed init" inside the first invocation).
 INIT_MARKER_NAME: Final = "lambda-warmup-init.json"
-#: Lambda's on-demand INIT limit, named in the re-run warning.
-ON_DEMAND_INIT_LIMIT: Final = 10.0
+#: Lambda's INIT limits in seconds (on-demand; provisioned concurrency, SnapStart and Lambda
+#: Managed Instances: max(this, function timeout)), named in the re-run warning.
+ON_DEMAND_INIT_LIMIT: Final = float(p.ON_DEMAND_INIT_LIMIT_S)
+LONG_INIT_LIMIT: Final = float(p.LONG_INIT_LIMIT_S)
 
 # -- Protocol and timing constants -----------------------------------------------------------
-REPORT_FORMAT: Final = "lambda-warmup/1"
-REPORT_PATH: Final = "/report"
+REPORT_FORMAT: Final = p.REPORT_FORMAT
+REPORT_HOST: Final = p.REPORT_HOST
+REPORT_PATH: Final = p.REPORT_PATH
+#: The extension refuses a larger report (413); the library cuts its report to fit.
+MAX_REPORT_BYTES: Final = p.MAX_REPORT_BYTES
 #: Longest error text per init in the report; the full traceback goes to the function's log.
 REPORT_ERROR_CHARS: Final = 500
 

@@ -264,5 +264,6 @@ def rerun_warning(previous: PreviousInit, started: float, settled_ms: float) -> 
         f"runtime start, imports, the extension's hold) must end within "
         f"{c.ON_DEMAND_INIT_LIMIT:g} s, or Lambda redoes it inside the first request, billed and "
         f"bounded by the function timeout. Make the inits or imports faster, lower "
-        f"WARMING_TIMEOUT, or use provisioned concurrency or SnapStart (INIT limit 130 s)."
+        f"WARMING_TIMEOUT, or use provisioned concurrency or SnapStart (INIT limit "
+        f"{c.LONG_INIT_LIMIT:g} s)."
     )

@@ -26,7 +26,7 @@ logger = logging.getLogger("lambda_warmup")
 #: The extension refuses a larger report (413). One that would be larger lists as many inits as
 #: fit, failed ones first, and counts the others in ``inits_omitted``: a function with hundreds
 #: of inits still releases the hold at once, instead of holding INIT until ``WARMING_TIMEOUT``.
-MAX_REPORT_BYTES = 64 * 1024
+MAX_REPORT_BYTES = c.MAX_REPORT_BYTES
 #: The extension answers 503 while all its connection slots are taken (a silent client keeps
 #: one for at most 2 s): the report is sent again, after 50 ms, doubling up to 0.5 s, for as
 #: long as ``WARMUP_REPORT_TIMEOUT`` allows in all (the extension counts a pid's report once).

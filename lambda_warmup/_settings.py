@@ -8,36 +8,38 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from . import _constants as c
+from . import _protocol
 from .exceptions import SettingsError
 
 logger = logging.getLogger("lambda_warmup")
 
-_DURATION = re.compile(r"(?P<number>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>ms|s|m)?")
-_UNIT_SECONDS = {None: 0.001, "ms": 0.001, "s": 1.0, "m": 60.0}
 DURATION_FORMS = "a number of milliseconds, or with a unit: 2500, 2500ms, 2.5s, 1m"
 
 
 def parse_duration(name: str, raw: str) -> float:
     """Seconds in ``raw``, a duration in the form every duration setting takes.
 
-    A bare number is milliseconds (the convention ``WARMING_TIMEOUT`` started with).
+    A bare number is milliseconds (the convention ``WARMING_TIMEOUT`` started with). The grammar
+    is the extension's own (:func:`._protocol.parse_duration_ms`), so both read a value alike.
     """
-    match = _DURATION.fullmatch(raw.strip())
-    if match is None:
-        raise SettingsError(f"{name}={raw!r} is not a duration; use {DURATION_FORMS}")
-    return float(match["number"]) * _UNIT_SECONDS[match["unit"]]
+    try:
+        return _protocol.parse_duration_ms(raw) / 1000
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a duration; use {DURATION_FORMS}") from None
 
 
 def parse_port(name: str, raw: str) -> int:
-    text = raw.strip()
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
-        raise SettingsError(f"{name}={raw!r} is not a port; use a whole number from 1 to 65535")
-    return int(text)
+    """The port as the extension reads it (:func:`._protocol.parse_port`)."""
+    try:
+        return _protocol.parse_port(raw)
+    except ValueError:
+        raise SettingsError(
+            f"{name}={raw!r} is not a port; use a whole number from 1 to 65535"
+        ) from None
 
 
 def parse_positive_int(name: str, raw: str) -> int:
@@ -62,7 +64,7 @@ class Settings:
     #: ``_HANDLER`` (``module.function``): the report waits for that module's import to finish.
     handler: str | None = None
     #: ``AWS_LAMBDA_INITIALIZATION_TYPE`` (``on-demand`` when unset).
-    init_type: str = "on-demand"
+    init_type: str = c.ON_DEMAND
     #: ``AWS_LAMBDA_RUNTIME_API`` is set: the process is a Lambda runtime, so the SIGTERM
     #: handler, the SnapStart hooks and the INIT re-run marker are installed (never in tests
     #: that build ``Settings()`` themselves).
@@ -98,7 +100,7 @@ class Settings:
             extension_expected=_hold_requested(env.get(c.WARMING_TIMEOUT, "")),
             workers=workers,
             handler=env.get(c.HANDLER) or None,
-            init_type=env.get(c.AWS_LAMBDA_INITIALIZATION_TYPE, "").strip() or "on-demand",
+            init_type=env.get(c.AWS_LAMBDA_INITIALIZATION_TYPE, "").strip() or c.ON_DEMAND,
             in_lambda=bool(env.get(c.AWS_LAMBDA_RUNTIME_API, "").strip()),
             shutdown_timeout=read(
                 c.WARMUP_SHUTDOWN_TIMEOUT, parse_duration, defaults.shutdown_timeout

@@ -7,12 +7,15 @@ Each test runs on the layer `sam build` makes (template.yaml's, python3.13) and 
 from __future__ import annotations
 
 import importlib.util
+import os
+import shutil
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.support.layers import RUNTIMES
+from tests.support.layers import REPO, RUNTIMES
 
 from .conftest import DIST_TEST_TIMEOUT, PYTHON_VERSION
 
@@ -102,3 +105,44 @@ def test_pyc_name_the_paths_lambda_runs_them_from(layer: Path, tag: str) -> None
 def test_size(layer: Path) -> None:
     size = sum(p.stat().st_size for p in layer.rglob("*") if p.is_file())
     assert size < MAX_BYTES, f"layer is {size / 1e6:.1f} MB"
+
+
+def test_no_layer_is_built_from_two_protocols(tmp_path: Path) -> None:
+    """``lambda_warmup/_protocol.py`` must be ``extension_entry/_protocol.py``'s copy, byte for
+    byte (tests/unit/test_protocol.py); the build refuses a tree where it is not."""
+    uv = REPO / ".venv-uv" / "bin" / "uv"
+    if not uv.exists():
+        pytest.skip("no uv at .venv-uv/bin/uv (make installs it)")
+    root = tmp_path / "repo"
+    (root / "layer").mkdir(parents=True)
+    shutil.copy2(REPO / "layer" / "Makefile", root / "layer" / "Makefile")
+    for package in ["lambda_warmup", "extension_entry"]:
+        shutil.copytree(
+            REPO / package, root / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    copy = root / "lambda_warmup" / "_protocol.py"
+    copy.write_text(
+        copy.read_text().replace("DEFAULT_PORT: Final = 9779", "DEFAULT_PORT: Final = 9780")
+    )
+    out = tmp_path / "out"
+    env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MAKELEVEL", "MFLAGS"}}
+    proc = subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "-f",
+            str(root / "layer" / "Makefile"),
+            "build-WarmupLayer",
+            f"ARTIFACTS_DIR={out}",
+            f"UV={uv}",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "lambda_warmup/_protocol.py differs from extension_entry/_protocol.py" in proc.stderr
+    assert not out.exists()
