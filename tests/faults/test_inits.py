@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from .conftest import MakeRun, Run
+from tests.support.faults import MakeRun, Run
+
 from .matrix import row
 
 pytestmark = pytest.mark.e2e

@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from .conftest import MakeRun
+from tests.support.faults import MakeRun
+
 from .matrix import row
 
 pytestmark = pytest.mark.e2e

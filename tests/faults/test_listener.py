@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from tests.functional.extension.conftest import make_report, post
+from tests.support.extension import make_report, post
+from tests.support.faults import EXT, MakeRun, Run
 
-from .conftest import EXT, MakeRun, Run
 from .matrix import row
 
 pytestmark = pytest.mark.e2e

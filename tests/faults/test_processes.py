@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.functional.extension.conftest import Harness
-from tests.functional.extension.fake_api import FakeExtensionsApi
+from tests.support.extension import Harness
+from tests.support.extensions_api import FakeExtensionsApi
+from tests.support.faults import OK_APP, MakeRun, Run
 
-from .conftest import OK_APP, MakeRun, Run
 from .matrix import row
 
 pytestmark = pytest.mark.e2e

@@ -10,9 +10,9 @@ import socket
 
 import pytest
 
+from tests.support.faults import OK_APP, MakeRun, Run
 from tests.support.ports import own_network_namespace
 
-from .conftest import OK_APP, MakeRun, Run
 from .matrix import row
 
 pytestmark = pytest.mark.e2e

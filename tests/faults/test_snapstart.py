@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.sandbox.conftest import skip_without_snapshots
+from tests.support.faults import MakeRun
+from tests.support.snapshots import skip_without_snapshots
 
-from .conftest import MakeRun
 from .matrix import row
 
 pytestmark = pytest.mark.e2e

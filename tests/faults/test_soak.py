@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import OK_APP, MakeRun, Run
+from tests.support.faults import OK_APP, MakeRun, Run
+
 from .matrix import row
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

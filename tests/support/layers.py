@@ -17,7 +17,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent.parent
+from tests.support.paths import REPO
+
 DEV_SITE = REPO / ".venv" / "lib" / "python3.13" / "site-packages"
 _DEPENDENCIES = ["anyio", "httpx", "httpcore", "h11", "idna", "certifi", "typing_extensions.py"]
 RUNTIMES = ("python3.12", "python3.13", "python3.14")

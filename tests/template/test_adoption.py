@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from tests.support.dist import DIST_TEST_TIMEOUT, Dist, unzip_layer
 from tests.support.layers import RUNTIMES
 from tests.support.ports import own_network_namespace
-
-from .conftest import DIST_TEST_TIMEOUT, Dist, cfn_lint, sam_env, unzip_layer
+from tests.support.sam import cfn_lint, sam_env
 
 pytestmark = [pytest.mark.e2e, DIST_TEST_TIMEOUT]
 

@@ -20,18 +20,16 @@ from typing import Any
 import pytest
 
 from lambda_sandbox import load_template
-from tests.support.layers import RUNTIMES
-
-from .conftest import (
+from tests.support.dist import (
     DIST_TEST_TIMEOUT,
-    REPO,
     Dist,
-    cfn_lint,
     layer_zip_name,
     project_version,
     run_make_dist,
-    sam_validate,
 )
+from tests.support.layers import RUNTIMES
+from tests.support.paths import REPO
+from tests.support.sam import cfn_lint, sam_validate
 
 pytestmark = DIST_TEST_TIMEOUT
 LAYERS_TEMPLATE = REPO / "layers.yaml"

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.layers import REPO, RUNTIMES
-
-from .conftest import DIST_TEST_TIMEOUT, PYTHON_VERSION
+from tests.support.dist import DIST_TEST_TIMEOUT
+from tests.support.layers import RUNTIMES
+from tests.support.paths import REPO
+from tests.support.sam import PYTHON_VERSION
 
 DEPENDENCIES = {"anyio", "certifi", "h11", "httpcore", "httpx", "idna"}
 MAX_BYTES = 8 * 1024 * 1024

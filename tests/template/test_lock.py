@@ -13,8 +13,7 @@ import pytest
 from packaging.markers import Marker
 
 from tests.support.layers import RUNTIMES
-
-from .conftest import REPO
+from tests.support.paths import REPO
 
 EXPORTS = [
     "layer/requirements.txt",

@@ -18,9 +18,8 @@ import pytest
 
 from demo import runner, services
 from lambda_sandbox import FunctionSpec
+from tests.support.paths import REPO
 from tests.support.ports import own_network_namespace
-
-from .conftest import REPO
 
 pytestmark = pytest.mark.e2e
 

@@ -11,8 +11,8 @@ import pytest
 from lambda_sandbox import load_template
 from lambda_warmup import SettingsError
 from lambda_warmup._settings import parse_duration
-
-from .conftest import PYTHON_VERSION, REPO, cfn_lint, sam_validate
+from tests.support.paths import REPO
+from tests.support.sam import PYTHON_VERSION, cfn_lint, sam_validate
 
 TEMPLATE = REPO / "template.yaml"
 

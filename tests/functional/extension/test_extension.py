@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.extension import Harness, make_report, post, raw_request
+from tests.support.extensions_api import DROP, FakeExtensionsApi
+from tests.support.paths import REPO
 from tests.support.ports import own_network_namespace
-
-from .conftest import REPO, Harness, make_report, post, raw_request
-from .fake_api import DROP, FakeExtensionsApi
 
 #: Generous bound for "promptly" on a loaded 2-core machine.
 PROMPT_S = 2.0

@@ -9,8 +9,7 @@ from typing import Any
 
 from extension_entry._hold import Hold
 from extension_entry._report import Report, parse_report
-
-from .conftest import make_report
+from tests.support.extension import make_report
 
 
 def report(**fields: Any) -> Report:

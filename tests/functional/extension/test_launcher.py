@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.extension import LAUNCHER
+from tests.support.paths import REPO
 from tests.support.ports import free_port
-
-from .conftest import LAUNCHER, REPO
 
 
 def test_launcher_is_posix_sh_with_lf_endings() -> None:

@@ -9,9 +9,8 @@ import json
 import pytest
 
 import extension_entry.__main__ as entry
+from tests.support.extensions_api import FakeExtensionsApi
 from tests.support.ports import free_port
-
-from .fake_api import FakeExtensionsApi
 
 
 def boom(*args: object) -> None:

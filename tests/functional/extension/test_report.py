@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from extension_entry._report import ReportError, parse_report
-
-from .conftest import make_report
+from tests.support.extension import make_report
 
 
 def encode(document: Any) -> bytes:

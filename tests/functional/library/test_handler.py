@@ -15,8 +15,7 @@ import httpx
 import pytest
 
 from lambda_warmup import InitFailedError, InitWaitTimeoutError, Warmup
-
-from .conftest import FakeContext, LoopbackServer, settle
+from tests.support.library import FakeContext, LoopbackServer, settle
 
 
 class LoopBoundPool:

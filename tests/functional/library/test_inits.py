@@ -18,8 +18,7 @@ from lambda_warmup import (
     SettingsError,
     Warmup,
 )
-
-from .conftest import settle
+from tests.support.library import settle
 
 
 def test_inits_overlap(warmup: Warmup):

@@ -16,8 +16,7 @@ import pytest
 
 from lambda_warmup import AfterRestoreError, InitFailedError, Settings, Warmup
 from lambda_warmup._lifecycle import InitMarker, rerun_warning
-
-from .conftest import settle
+from tests.support.library import settle
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -20,9 +20,8 @@ import pytest
 from lambda_warmup import Settings, Warmup
 from lambda_warmup._import_watch import module_importing
 from lambda_warmup._report import InitEntry, Report, encode_report
+from tests.support.library import LoopbackServer, settle
 from tests.support.ports import free_port
-
-from .conftest import LoopbackServer, settle
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -13,8 +13,7 @@ import time
 from pathlib import Path
 
 from lambda_warmup import Settings, Warmup
-
-from .conftest import LoopbackServer
+from tests.support.library import LoopbackServer
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -1,4 +1,4 @@
-"""Start-up figures of the extension (not a test): ``python -m tests.functional.extension.measure``.
+"""Start-up figures of the extension: ``.venv/bin/python -m benchmarks.measure_extension``.
 
 Each run starts the layer's launcher against the fake Extensions API, with a report listener
 poller connecting in a tight loop, and reports the median over the runs of:
@@ -27,10 +27,10 @@ import threading
 import time
 from pathlib import Path
 
+from tests.support.extension import LAUNCHER, make_report, post
+from tests.support.extensions_api import FakeExtensionsApi
+from tests.support.paths import REPO
 from tests.support.ports import free_port
-
-from .conftest import LAUNCHER, REPO, make_report, post
-from .fake_api import FakeExtensionsApi
 
 
 def one_run(python_bin: Path, shell: str | None, launcher: Path = LAUNCHER) -> dict[str, float]:

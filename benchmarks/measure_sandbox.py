@@ -1,4 +1,4 @@
-"""Measure the sandbox itself: ``.venv/bin/python -m tests.sandbox.measure [N]``.
+"""Measure the sandbox itself: ``.venv/bin/python -m benchmarks.measure_sandbox [N]``.
 
 Prints medians of: the sandbox's set-up (constructor: layout, API server), INIT for a trivial
 handler and how much of it the runtime itself took (process start to first ``next``), and the
@@ -15,8 +15,10 @@ import sys
 import time
 
 from lambda_sandbox import FunctionSpec, Sandbox, SnapshotUnavailableError, find_criu
+from tests.support.paths import REPO
 
-from .conftest import FUNCTIONS
+FUNCTIONS = REPO / "tests" / "sandbox" / "functions"
+"""The sandbox tests' functions (``tests/sandbox/conftest.py``'s ``FUNCTIONS``)."""
 
 
 def main(rounds: int = 10, invokes: int = 300) -> None:
