@@ -60,7 +60,15 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         f"repeatable; adds to ${LAYERS_ENV} (comma-separated ARN=PATH)",
     )
     inv.add_argument("--invocations", type=int, default=1, help="events sent to one sandbox")
-    inv.add_argument("--idle", type=float, default=0.0, help="seconds frozen between invocations")
+    inv.add_argument(
+        "--idle",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="seconds frozen between invocations, and between INIT and the first invocation "
+        "when INIT runs ahead of it (every --init-type but on-demand; Managed Instances wait "
+        "unfrozen)",
+    )
     inv.add_argument("--init-type", choices=INIT_TYPES, default="on-demand")
     inv.add_argument(
         "--restores",
@@ -153,6 +161,10 @@ def _invoke(args: argparse.Namespace) -> int:
     ) as sandbox:
         if args.init_type != "on-demand":
             sandbox.start()
+            # A provisioned environment waits, frozen, for its first event: whatever INIT left
+            # unfinished (a background init, say) makes no progress until then.
+            if args.idle:
+                time.sleep(args.idle)
         for restore in range(args.restores):
             if restore:
                 sandbox.discard_environment()

@@ -173,6 +173,41 @@ def test_cli_local_invoke(tmp_path: Path) -> None:
 
 
 @pytest.mark.e2e
+def test_cli_idle_freezes_a_provisioned_environment_before_its_first_invocation(
+    tmp_path: Path,
+) -> None:
+    records = tmp_path / "records.jsonl"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lambda_sandbox",
+            "local",
+            "invoke",
+            "EchoFunction",
+            "-t",
+            str(TEMPLATE),
+            "--init-type",
+            "provisioned-concurrency",
+            "--idle",
+            "0.5",
+            "--records",
+            str(records),
+        ],
+        capture_output=True,
+        cwd=REPO,
+        timeout=30,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    recs = [json.loads(line) for line in records.read_text().splitlines()]
+    kinds = [r["event"] for r in recs]
+    assert kinds.index("init_end") < kinds.index("freeze") < kinds.index("thaw"), kinds
+    frozen_ms = recs[kinds.index("thaw")]["t_ms"] - recs[kinds.index("freeze")]["t_ms"]
+    assert frozen_ms >= 500, frozen_ms
+
+
+@pytest.mark.e2e
 @pytest.mark.parametrize("function", ["RaisesFunction", "EchoFunction"])
 def test_cli_local_invoke_on_managed_instances(function: str) -> None:
     proc = subprocess.run(

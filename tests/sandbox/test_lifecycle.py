@@ -85,6 +85,41 @@ def test_handler_error_is_reported_and_sandbox_stays_warm(make_sandbox: MakeSand
     assert len(sandbox.inits) == 1  # no reset after a handled function error
 
 
+def test_a_multi_line_log_record_ends_where_the_next_begins(make_sandbox: MakeSandbox) -> None:
+    sandbox = make_sandbox("app.logs_traceback")
+    result = sandbox.invoke({"missing": None})
+    assert result.status == "success", result.payload
+    last = "TypeError: 'NoneType' object is not subscriptable"
+    assert last in result.logs, result.logs
+    assert not [line for line in result.logs if last in line and line != last], result.logs
+    after = [line for line in result.logs if line.endswith("\tafter the traceback")]
+    assert len(after) == 1, result.logs
+    assert after[0].startswith("[ERROR]\t"), after
+    assert result.logs.index(last) < result.logs.index(after[0])
+
+
+def test_a_traceback_logged_last_is_in_its_own_invocation_s_logs(
+    make_sandbox: MakeSandbox,
+) -> None:
+    sandbox = make_sandbox("app.logs_traceback")
+    first = sandbox.invoke({"missing": None, "last": True})
+    last = "TypeError: 'NoneType' object is not subscriptable"
+    assert first.logs[-1] == last, first.logs
+    second = sandbox.invoke({"missing": None, "last": True})
+    assert second.logs.count(last) == 1, second.logs
+    assert second.logs[0].startswith("[ERROR]\t"), second.logs
+
+
+def test_records_path_may_be_a_str(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
+    path = str(tmp_path / "r.jsonl")
+    sandbox = make_sandbox("app.noop", records_path=path)
+    assert sandbox.invoke({}).status == "success"
+    sandbox.shutdown()
+    events = [json.loads(line)["event"] for line in Path(path).read_text().splitlines()]
+    assert "invoke_end" in events
+    assert events[-1] == "closed"
+
+
 def test_import_error_is_an_init_error(make_sandbox: MakeSandbox) -> None:
     lines: list[str] = []
     sandbox = make_sandbox("broken.handler", code="import_error", log=lines.append)

@@ -95,3 +95,17 @@ def probe_runtime(event: Any, context: Any) -> Any:
 
 def noop(event: Any, context: Any) -> Any:
     return None
+
+
+def logs_traceback(event: Any, context: Any) -> Any:
+    """Logs a traceback (a record of several lines; logging ends it without a newline), then,
+    unless ``{"last": true}``, another record right after it."""
+    import logging
+
+    try:
+        event["missing"]["key"]
+    except TypeError:
+        logging.getLogger().exception("lookup failed")
+    if not event.get("last"):
+        logging.getLogger().error("after the traceback")
+    return "logged"
