@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.faults import MakeRun
-from tests.support.snapshots import skip_without_snapshots
+from tests.support.sandboxes import skip_without_snapshots
 
 from .matrix import row
 

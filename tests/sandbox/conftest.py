@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from lambda_sandbox import FunctionSpec, Sandbox, SnapshotUnavailableError, find_criu
-
-HERE = Path(__file__).parent
-FUNCTIONS = HERE / "functions"
-LAYERS = HERE / "layers"
-
-MakeSandbox = Callable[..., Sandbox]
-
-
-def skip_without_snapshots() -> None:
-    """Skip the test, with the reason, where the sandbox cannot take SnapStart snapshots."""
-    try:
-        find_criu()
-    except SnapshotUnavailableError as exc:
-        pytest.skip(f"SnapStart snapshots are not available here: {exc}")
+from lambda_sandbox import FunctionSpec, Sandbox
+from tests.support.sandboxes import FUNCTIONS, LAYERS, MakeSandbox
 
 
 @pytest.fixture

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from lambda_sandbox import Sandbox
-
-from .conftest import MakeSandbox
+from tests.support.sandboxes import MakeSandbox
 
 pytestmark = pytest.mark.e2e
 

@@ -14,8 +14,7 @@ import pytest
 
 from lambda_sandbox import TemplateError, load_template
 from lambda_sandbox._template import parse_parameter_overrides
-
-from .conftest import skip_without_snapshots
+from tests.support.sandboxes import skip_without_snapshots
 
 TEMPLATE = Path(__file__).parent / "template" / "template.yaml"
 REPO = Path(__file__).parent.parent.parent

@@ -13,9 +13,8 @@ import pytest
 
 from lambda_sandbox import FunctionSpec, Sandbox
 from tests.support.layers import RUNTIMES
-
-from .conftest import FUNCTIONS, LAYERS
-from .rie import rie_unavailable, run_rie
+from tests.support.rie import rie_unavailable, run_rie
+from tests.support.sandboxes import FUNCTIONS, LAYERS
 
 pytestmark = pytest.mark.e2e
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import MakeSandbox
+from tests.support.sandboxes import MakeSandbox
 
 pytestmark = pytest.mark.e2e
 

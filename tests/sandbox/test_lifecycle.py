@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from lambda_sandbox import FunctionSpec, Sandbox
-
-from .conftest import FUNCTIONS, MakeSandbox
+from tests.support.sandboxes import FUNCTIONS, MakeSandbox
 
 pytestmark = pytest.mark.e2e
 

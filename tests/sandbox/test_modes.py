@@ -15,43 +15,10 @@ from typing import Any
 import pytest
 
 from lambda_sandbox import FunctionSpec, Sandbox
-from tests.support.layers import RUNTIMES, warmup_layer
-from tests.support.ports import free_port
-
-from .conftest import FUNCTIONS
+from tests.support.layers import RUNTIMES
+from tests.support.sandboxes import FUNCTIONS, modes_sandbox
 
 pytestmark = pytest.mark.e2e
-
-
-def _modes_sandbox(
-    tmp_path: Path,
-    lines: list[str],
-    *,
-    extension: bool = True,
-    env: dict[str, str] | None = None,
-    code: str = "modes",
-    handler: str = "modes_app.handler",
-    runtime: str | None = None,
-    **kwargs: Any,
-) -> Sandbox:
-    layer = warmup_layer(tmp_path / "layer", extension=extension, runtime=runtime)
-    environment = {
-        "WARMUP_PORT": str(free_port()),
-        "AWS_LAMBDA_LOG_LEVEL": "INFO",  # the library's INFO lines, as a user would set it
-        **({"WARMING_TIMEOUT": "5s"} if extension else {}),
-        **(env or {}),
-    }
-    spec = FunctionSpec(
-        code_dir=FUNCTIONS / code,
-        handler=handler,
-        layers=[layer],
-        environment=environment,
-        name="modes-e2e",
-        timeout_s=5.0,
-        runtime=runtime or "python3.13",
-    )
-    kwargs.setdefault("shutdown_budget_s", 2.0)
-    return Sandbox(spec, log=lines.append, **kwargs)
 
 
 def _runtime_exit(sandbox: Sandbox) -> dict[str, Any]:
@@ -78,7 +45,7 @@ def test_sigterm_runs_shutdown_hooks_and_teardowns_before_exit(
     tmp_path: Path, runtime: str
 ) -> None:
     lines: list[str] = []
-    sandbox = _modes_sandbox(tmp_path, lines, env={"INIT_MS": "50"}, runtime=runtime)
+    sandbox = modes_sandbox(tmp_path, lines, env={"INIT_MS": "50"}, runtime=runtime)
     with sandbox:
         result = sandbox.invoke({})
         assert result.status == "success", lines
@@ -97,7 +64,7 @@ def test_sigterm_runs_shutdown_hooks_and_teardowns_before_exit(
 def test_shutdown_cut_short_is_bounded_and_logged(tmp_path: Path) -> None:
     lines: list[str] = []
     env = {"INIT_MS": "50", "HOOK_SLEEP_S": "30", "WARMUP_SHUTDOWN_TIMEOUT": "100ms"}
-    sandbox = _modes_sandbox(tmp_path, lines, env=env)
+    sandbox = modes_sandbox(tmp_path, lines, env=env)
     with sandbox:
         assert sandbox.invoke({}).status == "success", lines
     warning = next(line for line in lines if "shutdown cut short" in line)
@@ -118,7 +85,7 @@ def test_provisioned_concurrency_first_request_pays_nothing_for_init(tmp_path: P
     # The on-demand limits (the sandbox's and the extension's) are shrunk below the init's
     # 500 ms: provisioned concurrency is not bound by them, so the hold lasts the whole init.
     env = {"INIT_MS": "500", "_WARMUP_INIT_LIMIT_MS": "300"}
-    sandbox = _modes_sandbox(
+    sandbox = modes_sandbox(
         tmp_path,
         lines,
         env=env,
@@ -151,7 +118,7 @@ def test_snapstart_snapshot_holds_finished_inits_and_restore_hooks_run_once(
 ) -> None:
     lines: list[str] = []
     env = {"INIT_MS": "300"}
-    sandbox = _modes_sandbox(
+    sandbox = modes_sandbox(
         tmp_path, lines, extension=extension, env=env, init_type="snap-start", runtime=runtime
     )
     with sandbox:
@@ -178,7 +145,7 @@ def test_snapstart_snapshot_holds_finished_inits_and_restore_hooks_run_once(
 def test_snapstart_after_restore_hook_failure_is_an_after_restore_error(tmp_path: Path) -> None:
     lines: list[str] = []
     env = {"INIT_MS": "50", "FAIL_RESTORE": "1"}
-    sandbox = _modes_sandbox(tmp_path, lines, extension=False, env=env, init_type="snap-start")
+    sandbox = modes_sandbox(tmp_path, lines, extension=False, env=env, init_type="snap-start")
     with sandbox:
         assert sandbox.start().status == "success", lines
         result = sandbox.invoke({})
@@ -192,7 +159,7 @@ def test_snapstart_after_restore_hook_failure_is_an_after_restore_error(tmp_path
 def test_snapstart_failed_init_fails_before_the_snapshot(tmp_path: Path) -> None:
     lines: list[str] = []
     env = {"INIT_MS": "50", "FAIL_INIT": "1"}
-    sandbox = _modes_sandbox(tmp_path, lines, extension=False, env=env, init_type="snap-start")
+    sandbox = modes_sandbox(tmp_path, lines, extension=False, env=env, init_type="snap-start")
     with sandbox:
         init = sandbox.start()
     assert init.status == "error"
@@ -207,7 +174,7 @@ def test_snapstart_failed_init_fails_before_the_snapshot(tmp_path: Path) -> None
 def test_init_rerun_inside_the_first_invocation_is_one_warning(tmp_path: Path) -> None:
     lines: list[str] = []
     # The sandbox's on-demand INIT limit (10 s on Lambda) shrunk below the held init's 600 ms.
-    sandbox = _modes_sandbox(tmp_path, lines, env={"INIT_MS": "600"}, on_demand_init_limit_s=0.3)
+    sandbox = modes_sandbox(tmp_path, lines, env={"INIT_MS": "600"}, on_demand_init_limit_s=0.3)
     with sandbox:
         init = sandbox.start()
         assert init.status == "timeout"
@@ -232,7 +199,7 @@ def test_managed_instances_workers_each_init_and_report_then_serve_concurrently(
 ) -> None:
     lines: list[str] = []
     workers = 3
-    sandbox = _modes_sandbox(
+    sandbox = modes_sandbox(
         tmp_path,
         lines,
         env={"INIT_MS": "300"},
@@ -269,7 +236,7 @@ def test_managed_instances_workers_each_init_and_report_then_serve_concurrently(
 def test_managed_instances_hold_never_outlasts_warming_timeout(tmp_path: Path) -> None:
     lines: list[str] = []
     env = {"INIT_MS": "100", "SLOW_ONE_MS": "2000", "WARMING_TIMEOUT": "600ms"}
-    sandbox = _modes_sandbox(
+    sandbox = modes_sandbox(
         tmp_path, lines, env=env, init_type="lambda-managed-instances", max_concurrency=2
     )
     with sandbox:

@@ -18,9 +18,7 @@ import pytest
 
 from lambda_sandbox import Sandbox, SandboxError, find_criu
 from lambda_sandbox._criu import Criu
-
-from .conftest import MakeSandbox, skip_without_snapshots
-from .test_modes import _modes_sandbox
+from tests.support.sandboxes import MakeSandbox, modes_sandbox, skip_without_snapshots
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +29,7 @@ def _criu() -> None:
 
 
 def _snapstart(tmp_path: Path, lines: list[str], **kwargs: Any) -> Sandbox:
-    sandbox = _modes_sandbox(tmp_path, lines, init_type="snap-start", snapshots=True, **kwargs)
+    sandbox = modes_sandbox(tmp_path, lines, init_type="snap-start", snapshots=True, **kwargs)
     assert sandbox.snapshots
     return sandbox
 
@@ -153,7 +151,7 @@ def test_a_damaged_snapshot_fails_the_restore_with_criu_s_reason(tmp_path: Path)
 
 def test_without_snapshots_discard_environment_says_why(tmp_path: Path) -> None:
     lines: list[str] = []
-    with _modes_sandbox(
+    with modes_sandbox(
         tmp_path, lines, init_type="snap-start", snapshots=False, env={"INIT_MS": "50"}
     ) as sandbox:
         assert not sandbox.snapshots

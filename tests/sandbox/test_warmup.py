@@ -16,8 +16,7 @@ import pytest
 from lambda_sandbox import FunctionSpec, Sandbox
 from tests.support.layers import RUNTIMES, source_layer, warmup_layer
 from tests.support.ports import free_port
-
-from .conftest import FUNCTIONS
+from tests.support.sandboxes import FUNCTIONS
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,7 @@ import pytest
 
 from tests.support.ports import free_port
 
-rie = pytest.importorskip("tests.sandbox.rie")
+rie = pytest.importorskip("tests.support.rie")
 
 pytestmark = pytest.mark.e2e
 

@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from lambda_sandbox import runtime_venv
+from tests.support.paths import REPO
 from tests.support.ports import free_port
 
-REPO = Path(__file__).resolve().parent.parent.parent
 _ARCH = {"x86_64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine(), "")
 
 
