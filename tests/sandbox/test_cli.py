@@ -176,29 +176,21 @@ def test_cli_idle_freezes_a_provisioned_environment_before_its_first_invocation(
     tmp_path: Path,
 ) -> None:
     records = tmp_path / "records.jsonl"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "lambda_sandbox",
-            "local",
-            "invoke",
-            "EchoFunction",
-            "-t",
-            str(TEMPLATE),
-            "--init-type",
-            "provisioned-concurrency",
-            "--idle",
-            "0.5",
-            "--records",
-            str(records),
-        ],
-        capture_output=True,
-        cwd=REPO,
+    proc = _cli(
+        "local",
+        "invoke",
+        "EchoFunction",
+        "-t",
+        str(TEMPLATE),
+        "--init-type",
+        "provisioned-concurrency",
+        "--idle",
+        "0.5",
+        "--records",
+        str(records),
         timeout=30,
-        check=False,
     )
-    assert proc.returncode == 0, proc.stderr.decode()
+    assert proc.returncode == 0, proc.stderr
     recs = [json.loads(line) for line in records.read_text().splitlines()]
     kinds = [r["event"] for r in recs]
     assert kinds.index("init_end") < kinds.index("freeze") < kinds.index("thaw"), kinds
@@ -240,14 +232,16 @@ def test_cli_local_invoke_on_managed_instances(function: str) -> None:
         assert "there is no re-init" in stderr
 
 
-def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "lambda_sandbox", *args],
         capture_output=True,
         text=True,
         cwd=REPO,
         env=env,
-        timeout=60,
+        timeout=timeout,
         check=False,
     )
 
@@ -293,22 +287,7 @@ def test_cli_snapshots_says_why_they_are_off() -> None:
 
 @pytest.mark.e2e
 def test_cli_reports_a_bad_template(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "lambda_sandbox",
-            "local",
-            "invoke",
-            "-t",
-            str(tmp_path / "no.yaml"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=30,
-        check=False,
-    )
+    proc = _cli("local", "invoke", "-t", str(tmp_path / "no.yaml"), timeout=30)
     assert proc.returncode == 2
     assert "cannot read template" in proc.stderr
 
@@ -317,24 +296,8 @@ def test_cli_reports_a_bad_template(tmp_path: Path) -> None:
 def test_cli_refuses_an_event_that_is_not_json(tmp_path: Path) -> None:
     event = tmp_path / "event.json"
     event.write_text("{not json")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "lambda_sandbox",
-            "local",
-            "invoke",
-            "RaisesFunction",
-            "-t",
-            str(TEMPLATE),
-            "-e",
-            str(event),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=30,
-        check=False,
+    proc = _cli(
+        "local", "invoke", "RaisesFunction", "-t", str(TEMPLATE), "-e", str(event), timeout=30
     )
     assert proc.returncode == 2
     assert "the event is not valid JSON" in proc.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import tomllib
 import zipfile
 from collections.abc import Sequence
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.commands import run_ok
 from tests.support.layers import RUNTIMES
 from tests.support.paths import REPO
 
@@ -38,18 +38,8 @@ def run_make_dist(out: Path, runtimes: Sequence[str], epoch: int | None = None) 
     env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
     if epoch is not None:
         env["SOURCE_DATE_EPOCH"] = str(epoch)
-    try:
-        proc = subprocess.run(
-            ["make", "--no-print-directory", "dist", *args],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=DIST_TIMEOUT_S,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise AssertionError(f"make dist took over {exc.timeout} s") from None
-    assert proc.returncode == 0, f"make dist failed:\n{proc.stdout[-2000:]}{proc.stderr[-4000:]}"
+    make = ["make", "--no-print-directory", "dist", *args]
+    run_ok(make, "make dist", DIST_TIMEOUT_S, cwd=REPO, env=env)
 
 
 def unzip_layer(archive: Path, dest: Path) -> Path:

@@ -13,10 +13,10 @@ import atexit
 import functools
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
+from tests.support.commands import run_ok
 from tests.support.paths import REPO
 
 DEV_SITE = REPO / ".venv" / "lib" / "python3.13" / "site-packages"
@@ -32,26 +32,9 @@ def built_layer(runtime: str) -> Path:
     version = runtime.removeprefix("python")
     out = Path(tempfile.mkdtemp(prefix=f"lambda-warmup-layer-{runtime}-"))
     atexit.register(shutil.rmtree, out, ignore_errors=True)
-    try:
-        proc = subprocess.run(
-            [
-                "make",
-                "--no-print-directory",
-                "-f",
-                str(REPO / "layer" / "Makefile"),
-                "build-WarmupLayer",
-                f"ARTIFACTS_DIR={out}",
-                f"PYTHON_VERSION={version}",
-            ],
-            cwd=out,
-            capture_output=True,
-            text=True,
-            timeout=BUILD_TIMEOUT_S,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise AssertionError(f"building the {runtime} layer took over {exc.timeout} s") from None
-    assert proc.returncode == 0, f"building the {runtime} layer failed:\n{proc.stderr[-4000:]}"
+    make = ["make", "--no-print-directory", "-f", str(REPO / "layer" / "Makefile")]
+    target = ["build-WarmupLayer", f"ARTIFACTS_DIR={out}", f"PYTHON_VERSION={version}"]
+    run_ok([*make, *target], f"building the {runtime} layer", BUILD_TIMEOUT_S, cwd=out)
     return out
 
 

@@ -10,10 +10,10 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.support.commands import run_ok
 from tests.support.dist import DIST_TEST_TIMEOUT, Dist, unzip_layer
 from tests.support.layers import RUNTIMES
 from tests.support.ports import own_network_namespace
@@ -26,22 +26,13 @@ FUNCTIONS = ["OrdersFromZip", "OrdersFromDirectory", "OrdersFromArn"]
 DEPENDENCY = "26.0"  # src/requirements.txt's packaging: not the version anything of ours uses
 
 
-def _run(args: list[Any], what: str, timeout: float, **kwargs: Any) -> str:
-    try:
-        proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kwargs)
-    except subprocess.TimeoutExpired:
-        raise AssertionError(f"{what} took over {timeout} s") from None
-    assert proc.returncode == 0, f"{what} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return str(proc.stdout)
-
-
 @pytest.fixture(scope="module")
 def lambda_sandbox_cli(dist: Dist, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``pip install`` of make dist's lambda-sandbox wheel into a new venv, outside the repo."""
     venv = tmp_path_factory.mktemp("user-tools") / "venv"
-    _run([sys.executable, "-m", "venv", venv], "python -m venv", 120)
+    run_ok([sys.executable, "-m", "venv", venv], "python -m venv", 120)
     (wheel,) = dist.root.glob("lambda_sandbox-*.whl")
-    _run([venv / "bin" / "python", "-m", "pip", "install", "-q", wheel], "pip install", 300)
+    run_ok([venv / "bin" / "python", "-m", "pip", "install", "-q", wheel], "pip install", 300)
     return venv / "bin" / "lambda-sandbox"
 
 
@@ -66,7 +57,7 @@ def _project(root: Path, dist: Dist, runtime: str) -> Path:
 def _sam_build(project: Path, sam_bin: Path, runtime: str) -> None:
     """``sam build`` as the README says: the runtime's ``pythonX.Y`` first on PATH."""
     env = sam_env(runtime.removeprefix("python"))
-    _run([sam_bin / "sam", "build"], f"sam build ({runtime})", 300, cwd=project, env=env)
+    run_ok([sam_bin / "sam", "build"], f"sam build ({runtime})", 300, cwd=project, env=env)
 
 
 def _invoke(
