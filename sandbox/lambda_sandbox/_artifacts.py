@@ -22,7 +22,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from ._runtime_venv import cache_root
+from ._debian import cache_dir
 from ._sandbox import SandboxError
 
 __all__ = ["ArtifactError", "extract_zip", "make_build", "unpacked"]
@@ -189,11 +189,8 @@ def _tail(output: bytes) -> str:
 
 
 def _zip_cache() -> Path:
-    root = cache_root() / "artifacts"
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError:  # a read-only home (some CI): this process's own directory will do
-        return _builds()
+    root = cache_dir() / "artifacts"  # cache_dir() falls back to /tmp when the home is read-only
+    root.mkdir(exist_ok=True)
     return root
 
 

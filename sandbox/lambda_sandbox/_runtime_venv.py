@@ -27,9 +27,8 @@ import sys
 from pathlib import Path
 
 from . import _debian, _pythons
-from ._debian import cache_root
 
-__all__ = ["RuntimeSetupError", "cache_root", "find_python", "runtime_venv"]
+__all__ = ["RuntimeSetupError", "find_python", "runtime_venv"]
 
 REQUIREMENTS = Path(__file__).with_name("runtime-requirements.txt")
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", re.MULTILINE)
