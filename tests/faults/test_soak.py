@@ -65,6 +65,7 @@ def soak(run: Run) -> tuple[dict[str, int], float]:
     "nothing but the platform lines; RSS of the extension flat, of the runtime within 128 KB "
     "of the same function without lambda-warmup",
 )
+@pytest.mark.timeout(300)  # 6,000 invocations: ~30 s here, over 60 s on a busy 2-core runner
 def test_soak(fault: MakeRun) -> None:
     print()
     baseline, _ = soak(fault(PLAIN_APP, env={"WARMING_TIMEOUT": "5s"}))
