@@ -6,6 +6,7 @@ by ``lambda_warmup`` or ``extension_entry``. See ``lambda_sandbox/README.md``.
 """
 
 from ._criu import SnapshotUnavailableError, find_criu
+from ._postgres import LocalPostgres, PostgresError
 from ._runtime_venv import RuntimeSetupError, runtime_venv
 from ._sandbox import FunctionSpec, InitResult, InitType, InvokeResult, Sandbox, SandboxError
 from ._template import Template, TemplateError, load_template
@@ -15,6 +16,8 @@ __all__ = [
     "InitResult",
     "InitType",
     "InvokeResult",
+    "LocalPostgres",
+    "PostgresError",
     "RuntimeSetupError",
     "Sandbox",
     "SandboxError",

@@ -18,6 +18,7 @@ from tests.support.paths import REPO
 EXPORTS = [
     "layer/requirements.txt",
     "samples/quotes/requirements.txt",
+    "samples/orders/requirements.txt",
     "sandbox/lambda_sandbox/runtime-requirements.txt",
 ]
 PIN = re.compile(r"^([A-Za-z0-9_.-]+)==([^ ;\\]+)(?: ; (.+?))? \\$", re.MULTILINE)
