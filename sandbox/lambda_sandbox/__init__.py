@@ -7,7 +7,7 @@ by ``lambda_warmup`` or ``extension_entry``. See ``lambda_sandbox/README.md``.
 
 from ._criu import SnapshotUnavailableError, find_criu
 from ._postgres import LocalPostgres, PostgresError
-from ._runtime_venv import RuntimeSetupError, runtime_venv
+from ._runtime_venv import RuntimeSetupError, dependencies_layer, runtime_venv
 from ._sandbox import FunctionSpec, InitResult, InitType, InvokeResult, Sandbox, SandboxError
 from ._template import Template, TemplateError, load_template
 
@@ -24,6 +24,7 @@ __all__ = [
     "SnapshotUnavailableError",
     "Template",
     "TemplateError",
+    "dependencies_layer",
     "find_criu",
     "load_template",
     "runtime_venv",

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from . import _debian, _pythons
 
-__all__ = ["RuntimeSetupError", "find_python", "runtime_venv"]
+__all__ = ["RuntimeSetupError", "dependencies_layer", "find_python", "runtime_venv"]
 
 REQUIREMENTS = Path(__file__).with_name("runtime-requirements.txt")
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", re.MULTILINE)
@@ -122,8 +122,9 @@ def _copy_distributions(site: Path, pins: dict[str, str]) -> None:
             shutil.copy2(source, dest)
 
 
-def _pip_install(site: Path, version: str) -> list[str | Path]:
-    """The pip command that installs exactly the pins into ``site``, for ``version`` on Linux."""
+def _pip_install(site: Path, version: str, requirements: Path = REQUIREMENTS) -> list[str | Path]:
+    """The pip command that installs exactly the hashed pins of ``requirements`` into ``site``,
+    for ``version`` on Linux."""
     if importlib.util.find_spec("pip") is None:
         raise RuntimeSetupError(
             f"no pip in {sys.executable} to install the runtime's packages with; "
@@ -149,10 +150,39 @@ def _pip_install(site: Path, version: str) -> list[str | Path]:
         abi,
         "--platform",
         f"manylinux2014_{platform.machine()}",
+        "--platform",  # Lambda's python3.12+ runs on Amazon Linux 2023 (glibc 2.34)
+        f"manylinux_2_28_{platform.machine()}",
         "--only-binary",
         ":all:",
         "--no-deps",
         "--require-hashes",
         "-r",
-        REQUIREMENTS,
+        requirements,
     ]
+
+
+def dependencies_layer(requirements: Path | str, runtime: str = "python3.13") -> Path:
+    """A layer directory (``python/`` inside) holding the hashed pins of ``requirements``, as
+    ``sam build`` would install a function's requirements for ``runtime``; cached by content.
+
+    For functions whose dependencies are not in the sandbox's runtime (database drivers, SDKs):
+    pass it in ``FunctionSpec.layers``.
+    """
+    requirements = Path(requirements)
+    version = runtime.removeprefix("python")
+    try:
+        digest = hashlib.sha256(requirements.read_bytes()).hexdigest()[:12]
+    except OSError as exc:
+        raise RuntimeSetupError(f"cannot read the function's requirements: {exc}") from None
+    target = _debian.cache_dir() / f"dependencies-py{version}-{digest}"
+    if (target / ".complete").exists():
+        return target
+    with _debian.locked(target):
+        if not (target / ".complete").exists():
+            shutil.rmtree(target, ignore_errors=True)
+            site = target / "python"
+            what = f"installing {requirements.name} for python{version}"
+            command = _pip_install(site, version, requirements)
+            _debian.run(command, what=what, timeout=600, error=RuntimeSetupError)
+            (target / ".complete").touch()
+    return target
