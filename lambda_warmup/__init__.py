@@ -41,6 +41,7 @@ __all__ = [
     "Warmup",
     "WarmupError",
     "default_warmup",
+    "run",
     "warm_handler",
     "warm_init",
     "warm_shutdown",
@@ -51,6 +52,8 @@ default_warmup = Warmup()
 warm_init = default_warmup.init
 warm_handler = default_warmup.handler
 warm_shutdown = default_warmup.on_shutdown
+#: From sync code, ``run(fetch, 1)`` awaits ``fetch(1)`` on the warm loop, beside the inits' pools.
+run = default_warmup.run
 
 for _name in __all__:
     _obj = globals()[_name]

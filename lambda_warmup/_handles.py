@@ -32,6 +32,9 @@ State = Literal["pending", "running", "ok", "failed"]
 #: The init whose code is running in this task (or worker thread), for cycle detection.
 current_init: ContextVar[InitHandle[Any] | None] = ContextVar("lambda_warmup_init", default=None)
 
+#: What a generator init (``async def`` or ``def`` that ``yield``s) leaves to run at shutdown.
+type Teardown = AsyncGenerator[Any] | Generator[Any]
+
 
 class LoopThread(Protocol):
     """What a handle asks of the warm loop: whether the caller runs on it (``WarmLoop``)."""
@@ -209,7 +212,9 @@ class InitHandle[T]:
 
             @pool.after_restore
             async def _reconnect(pool: Pool) -> None:
-                await pool.reconnect()  # sockets in the snapshot are dead after a restore
+                # Sockets in the snapshot are dead after a restore: asyncpg's pool closes and
+                # replaces each connection at its next acquire.
+                await pool.expire_connections()
         """
         self._restore_hooks.append(func)
         return func
@@ -243,7 +248,7 @@ class InitHandle[T]:
         self._started = time.perf_counter()
         self._finished = None
         self._attempts = 0
-        teardown: AsyncGenerator[Any] | None = None
+        teardown: Teardown | None = None
         try:
             for attempt in range(self.retries + 1):
                 self._attempts += 1
@@ -303,7 +308,7 @@ class InitHandle[T]:
         if self._teardown_scope is not None:
             self._teardown_scope.cancel()
 
-    async def _attempt(self) -> tuple[Any, AsyncGenerator[Any] | None]:
+    async def _attempt(self) -> tuple[Any, Teardown | None]:
         if self.timeout is None:
             return await self._call()
         try:
@@ -316,27 +321,46 @@ class InitHandle[T]:
                 ) from error
             raise
 
-    async def _call(self) -> tuple[Any, AsyncGenerator[Any] | None]:
+    async def _call(self) -> tuple[Any, Teardown | None]:
+        """One attempt: the value, and for a generator init the generator to finish at shutdown.
+
+        A sync init (boto3-style clients), and a sync generator init's code up to its ``yield``,
+        run in a worker thread, so that blocking calls never stall the loop.
+        """
         if inspect.isasyncgenfunction(self.func):
-            generator = cast(AsyncGenerator[Any], self.func())
-            return await anext(generator), generator
+            agen = cast(AsyncGenerator[Any], self.func())
+            try:
+                return await anext(agen), agen
+            except StopAsyncIteration:
+                raise self._no_yield() from None
         if inspect.iscoroutinefunction(self.func):
             return await self.func(), None
-        # A sync init (boto3-style clients) runs in a worker thread, not on the loop.
+        if inspect.isgeneratorfunction(self.func):
+            gen = cast(Generator[Any], self.func())
+            first = await anyio.to_thread.run_sync(_first, gen, abandon_on_cancel=True)
+            if first is _NO_YIELD:
+                raise self._no_yield()
+            return first, gen
         return await anyio.to_thread.run_sync(self.func, abandon_on_cancel=True), None
 
-    async def _finish_teardown(self, generator: AsyncGenerator[Any]) -> None:
+    def _no_yield(self) -> RuntimeError:
+        return RuntimeError(
+            f"init '{self.name}' ended without yielding its value; a generator init yields "
+            "once (the value), and the code after the yield runs at shutdown"
+        )
+
+    async def _finish_teardown(self, generator: Teardown) -> None:
+        """Run the code after the ``yield``: on the loop for an ``async def``, else in a worker
+        thread (it may block, as the code before the ``yield`` may)."""
         # Shielded from the loop's own cancellation; ``cancel_teardown`` cuts it short.
         with anyio.CancelScope(shield=True) as self._teardown_scope:
             try:
-                await anext(generator)
-            except StopAsyncIteration:
-                return
+                if not await _resume(generator):
+                    return
+                logger.error("lambda-warmup: init '%s' yields more than once", self.name)
+                await _close(generator)
             except Exception:
                 logger.exception("lambda-warmup: teardown of init '%s' failed", self.name)
-                return
-            logger.error("lambda-warmup: init '%s' yields more than once", self.name)
-            await generator.aclose()
 
     def _settle_ok(self, value: T) -> None:
         self._value, self._error = value, None
@@ -390,3 +414,44 @@ class InitHandle[T]:
 
     def __repr__(self) -> str:
         return f"<InitHandle {self.name!r} {self._state}>"
+
+
+#: What ``_first`` returns for a generator that ended without a ``yield``: ``StopIteration``
+#: cannot cross from a worker thread into the loop (asyncio refuses it into a future).
+_NO_YIELD: Any = object()
+
+
+def _first(generator: Generator[Any]) -> Any:
+    """In a worker thread: run a sync generator init up to its first ``yield``."""
+    try:
+        return next(generator)
+    except StopIteration:
+        return _NO_YIELD
+
+
+def _step(generator: Generator[Any]) -> bool:
+    """In a worker thread: run a sync generator init's teardown; whether it yielded again."""
+    try:
+        next(generator)
+    except StopIteration:
+        return False
+    return True
+
+
+async def _resume(generator: Teardown) -> bool:
+    """Run a generator init's code after its ``yield``; ``True`` if it yielded once more."""
+    if isinstance(generator, Generator):
+        return await anyio.to_thread.run_sync(_step, generator, abandon_on_cancel=True)
+    try:
+        await anext(generator)
+    except StopAsyncIteration:
+        return False
+    return True
+
+
+async def _close(generator: Teardown) -> None:
+    """Close a generator init that yielded more than once (its ``finally`` and ``with`` exits)."""
+    if isinstance(generator, Generator):
+        await anyio.to_thread.run_sync(generator.close, abandon_on_cancel=True)
+    else:
+        await generator.aclose()

@@ -8,6 +8,7 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final, Protocol, overload
 
 import anyio
@@ -53,12 +54,32 @@ class InitDecorator(Protocol):
     @overload
     def __call__[T](self, func: Callable[[], AsyncIterator[T]], /) -> InitHandle[T]: ...
     @overload
+    def __call__[T](self, func: Callable[[], Iterator[T]], /) -> InitHandle[T]: ...
+    @overload
     def __call__[T](self, func: Callable[[], T], /) -> InitHandle[T]: ...
 
 
 type ShutdownHook = Callable[[], Awaitable[Any]] | Callable[[], Any]
 
-type InitFunction[T] = Callable[[], Awaitable[T]] | Callable[[], AsyncIterator[T]] | Callable[[], T]
+type InitFunction[T] = (
+    Callable[[], Awaitable[T]]
+    | Callable[[], AsyncIterator[T]]
+    | Callable[[], Iterator[T]]
+    | Callable[[], T]
+)
+
+
+class _Invocation:
+    """The invocation a sync ``@warm_handler`` is serving: ``run`` bounds its wait for the loop by
+    its remaining time, but only while it lasts (tasks started meanwhile inherit the variable,
+    and an init may outlive the invocation that retried it)."""
+
+    def __init__(self, context: Any) -> None:
+        self.context = context
+        self.active = True
+
+
+_invocation: ContextVar[_Invocation | None] = ContextVar("lambda_warmup_invocation", default=None)
 
 
 class Warmup:
@@ -107,6 +128,8 @@ class Warmup:
     @overload
     def init[T](self, func: Callable[[], AsyncIterator[T]], /) -> InitHandle[T]: ...
     @overload
+    def init[T](self, func: Callable[[], Iterator[T]], /) -> InitHandle[T]: ...
+    @overload
     def init[T](self, func: Callable[[], T], /) -> InitHandle[T]: ...
     @overload
     def init(
@@ -143,7 +166,8 @@ class Warmup:
 
         ``async def`` inits run on the loop; an ``async def`` that ``yield``s once gives its
         value at the ``yield`` and runs the rest at shutdown (``Warmup.close``); a plain ``def``
-        runs in a worker thread.
+        runs in a worker thread, and a ``def`` that ``yield``s once (as a pytest fixture does)
+        runs there too: up to the ``yield`` now, the rest at shutdown.
 
         A bad option (``timeout=-1``, ``retries=-1``, ``backoff=-1``, or one of the wrong type)
         raises ``SettingsError`` (a ``ValueError``) naming it and the form it takes.
@@ -226,20 +250,62 @@ class Warmup:
             @functools.wraps(func)
             def run_async(event: Any, context: Any) -> Any:
                 self._prepare_invocation(context)
-                # Bounded until the handler starts: a loop blocked by a misbehaving init gives
-                # one clear error instead of Lambda's bare "Task timed out".
-                return self._loop.call(
-                    functools.partial(func, event, context), start_timeout=_wait_budget(context)
-                )
+                return self._call_on_loop(functools.partial(func, event, context), context)
 
             return run_async
 
         @functools.wraps(func)
         def run_sync(event: Any, context: Any) -> Any:
-            self._prepare_invocation(context)
-            return func(event, context)
+            invocation = _Invocation(context)  # for ``run`` calls the handler makes
+            token = _invocation.set(invocation)
+            try:
+                self._prepare_invocation(context)
+                return func(event, context)
+            finally:
+                invocation.active = False
+                _invocation.reset(token)
 
         return run_sync
+
+    def _call_on_loop[R](self, func: Callable[[], Awaitable[R]], context: Any) -> R:
+        """Run ``func()`` on the warm loop for an invocation and wait for its result.
+
+        Bounded until ``func`` starts by the invocation's remaining time: a loop blocked by a
+        misbehaving init gives one clear ``InitWaitTimeoutError`` instead of Lambda's bare
+        "Task timed out". ``func``'s own exception reaches the caller unchanged.
+        """
+        return self._loop.call(func, start_timeout=_wait_budget(context))
+
+    # -- run: a coroutine from sync code --------------------------------------------------------
+    def run[**P, R](
+        self, async_fn: Callable[P, Awaitable[R]], /, *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        """Run ``await async_fn(*args, **kwargs)`` on the warm loop; block until its result.
+
+        For sync (``def``) handlers and inits that use what an async init made: a pool or client
+        is bound to the loop it was made on, and ``asyncio.run`` would use it from another one
+        (asyncpg: "another operation is in progress", then a dropped connection). Its exception
+        is raised here unchanged. Inside a ``@warm_handler``, the wait for the loop to start it
+        is bounded by the invocation's remaining time (``InitWaitTimeoutError``), as for an async
+        handler. Starts the warm loop if nothing has yet. On the loop itself (in an async handler
+        or init) it would wait for itself: a ``RuntimeError`` says to ``await`` instead.
+        """
+        name = _default_name(async_fn)
+        given: object = async_fn  # the types say a function; a hurried call passes fetch(1)
+        if inspect.iscoroutine(given):
+            given.close()  # no "never awaited" warning on top of this error
+            raise TypeError(
+                f"lambda_warmup.run takes a coroutine function and its arguments, e.g. "
+                f"run(fetch, 1), not a coroutine object ({name})"
+            )
+        if self._loop.in_loop_thread():
+            raise RuntimeError(
+                f"lambda_warmup.run({name}) called on the warm loop (in an async handler or "
+                f"init), where it would wait for itself; await {name}(...) instead"
+            )
+        invocation = _invocation.get()
+        context = invocation.context if invocation is not None and invocation.active else None
+        return self._call_on_loop(functools.partial(async_fn, *args, **kwargs), context)
 
     def _prepare_invocation(self, context: Any) -> None:
         if self._marker is not None:

@@ -1,12 +1,15 @@
-"""The library's test helpers: wait for a handle to settle, a fake Lambda context, and a local HTTP
-server that records what is POSTed to it."""
+"""The library's test helpers: wait for a handle to settle, call something with a bound, a fake
+Lambda context, a pool bound to its loop, and a local HTTP server that records what is POSTed
+to it."""
 
 from __future__ import annotations
 
+import asyncio
 import http.server
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +23,65 @@ def settle(handle: InitHandle[Any], timeout: float = 5.0) -> None:
     except WarmupError as error:
         if not handle.done():
             raise AssertionError(f"init {handle.name!r} did not settle in {timeout} s") from error
+
+
+def bounded[R](func: Callable[[], R], timeout: float = 5.0) -> R:
+    """``func()`` in a thread of its own: its result or its exception, or a failed test if it
+    has not returned after ``timeout`` (a deadlock would otherwise hang the suite)."""
+    outcome: list[R] = []
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            outcome.append(func())
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=call, name="bounded-call", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise AssertionError(f"{func!r} did not return within {timeout} s")
+    if errors:
+        raise errors[0]
+    return outcome[0]
+
+
+class QueuePool:
+    """A stand-in for asyncpg's pool: idle connections wait in an ``asyncio.Queue``.
+
+    Like asyncpg's, the queue belongs to the first loop that waited on it (``bind`` makes that
+    the loop it runs on); a caller on any other loop that has to wait for a connection fails
+    with asyncio's ``RuntimeError: ... is bound to a different event loop``.
+    """
+
+    def __init__(self, size: int = 1) -> None:
+        self._idle: asyncio.Queue[int] = asyncio.Queue()
+        for connection in range(size):
+            self._idle.put_nowait(connection)
+        self.size = size
+        self.queries = 0
+
+    @classmethod
+    async def bind(cls, size: int = 1) -> QueuePool:
+        """A pool bound to the running loop, as a pool is once its first caller has waited."""
+        pool = cls(size)
+        await pool.fetch_many(*["SELECT 1"] * (size + 1))
+        pool.queries = 0
+        return pool
+
+    async def fetch(self, query: str) -> str:
+        connection = await self._idle.get()
+        try:
+            await asyncio.sleep(0)  # the round trip to the server
+            self.queries += 1
+            return f"{query} on connection {connection}"
+        finally:
+            self._idle.put_nowait(connection)
+
+    async def fetch_many(self, *queries: str) -> list[str]:
+        """The queries at once: more than ``size`` of them wait for a connection."""
+        return list(await asyncio.gather(*(self.fetch(query) for query in queries)))
 
 
 @dataclass

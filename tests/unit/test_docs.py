@@ -69,6 +69,7 @@ DOCUMENTED_NAMES = [
     "Warmup",
     "WarmupError",
     "default_warmup",
+    "run",
     "warm_handler",
     "warm_init",
     "warm_shutdown",
