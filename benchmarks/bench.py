@@ -4,6 +4,7 @@
 interleaved run by run (the machine is noisy); tables give medians and (min-max). Raw figures go
 to ``--json`` (default ``.aws-sam/bench/results.json``, not committed: the README's Performance
 section is the record). ``--quick``: one run of everything, shortened waits (a smoke test).
+``--only TABLE`` (repeatable): those tables alone, e.g. ``make bench BENCH_ARGS='--only database'``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import bench_database as _database
 import bench_server as _server
 import bench_suite as _suite
 from bench_sandboxes import ROOT, Layers, dump
@@ -28,9 +30,20 @@ DEFAULT_JSON = ROOT / ".aws-sam" / "bench" / "results.json"
 CLOSE_RATIO, CLOSE_MS = 1.05, 10.0
 TAX_INIT_MS, TAX_MEMORY_MB = 25.0, 15.0
 HANDLER_OVERHEAD_MS = 0.2
+#: The targets of issue 15 (warm, one query per invocation): (a) at least 3x faster than (b),
+#: and within 1.2x of (c).
+DB_VS_ARUN, DB_VS_SYNC = 3.0, 1.2
 RELEASE_MS = 5.0
 #: The workload's I/O waits (``functions/bench_wire.py``: config, api after it, catalog).
 DELAYS_MS = (300, 500, 800)
+#: Each table, and the sections (raw results) it is made from, in the order they run.
+TABLES = {
+    "designs": ("designs", "tax"),
+    "tax": ("tax", "imports"),
+    "invoke": ("invoke", "per_call_ns"),
+    "growth": ("growth",),
+    "database": ("database",),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +56,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=7, help="cold starts per variant")
     parser.add_argument("--invocations", type=int, default=150, help="warm ones per handler")
     parser.add_argument("--quick", action="store_true", help="1 run, short waits: a smoke test")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=list(TABLES),
+        help="run this table alone (repeatable; default: every table)",
+    )
     args = parser.parse_args(argv)
     environment: dict[str, str] = {}
     runs, invocations, import_runs = args.runs, args.invocations, 9
@@ -68,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             "invocations": invocations,
             "quick": args.quick,
             "delay_scale": delay_scale,
+            "tables": args.only or list(TABLES),
         },
     }
     out.write(
@@ -88,8 +108,12 @@ def main(argv: list[str] | None = None) -> int:
             ("invoke", lambda: _suite.invoke(options, layers, log)),
             ("per_call_ns", lambda: _suite.per_call(options, layers)),
             ("growth", lambda: _suite.growth(options, layers, log)),
+            ("database", lambda: _database.database(options, layers, log)),
         ]
+        wanted = {section for table in args.only or TABLES for section in TABLES[table]}
         for name, run in sections:
+            if name not in wanted:
+                continue
             out.write(f"  {name} ...")
             out.flush()
             section_started = time.monotonic()
@@ -113,8 +137,20 @@ class Report:
         self.targets: list[dict[str, Any]] = []
 
     def text(self) -> str:
-        parts = [self.designs(), self.tax(), self.invoke(), self.growth(), self.verdicts()]
-        return "\n\n".join(parts)
+        """The tables whose sections ran (all, unless ``--only``), then the targets."""
+        makers: dict[str, Callable[[], str]] = {
+            "designs": self.designs,
+            "tax": self.tax,
+            "invoke": self.invoke,
+            "growth": self.growth,
+            "database": self.database,
+        }
+        parts = [
+            make()
+            for name, make in makers.items()
+            if all(section in self.r for section in TABLES[name])
+        ]
+        return "\n\n".join([*parts, self.verdicts()])
 
     def target(self, what: str, figure: str, met: bool) -> None:
         self.targets.append({"target": what, "measured": figure, "met": met})
@@ -406,9 +442,95 @@ class Report:
             ]
         )
 
+    # -- 5 ----------------------------------------------------------------------------------
+    def database(self) -> str:
+        db = self.r["database"]
+        warm, cold = db["warm"], db["cold"]
+        base = warm["a"]
+        rows = []
+        for variant in _database.VARIANTS:
+            figures = warm[variant.key]
+            duration = Series(figures["duration_ms"])
+            rows.append(
+                [
+                    variant.label,
+                    f"{duration.median:.3f}",
+                    f"{_p90(duration):.3f}",
+                    f"{Series(figures['response_ms']).median:.3f}",
+                    f"{Series(figures['handler_ms']).median:.3f}",
+                    _database.block_ratios(figures["duration_ms"], base["duration_ms"]).text(2),
+                    _database.block_ratios(figures["response_ms"], base["response_ms"]).text(2),
+                ]
+            )
+        head = [
+            "warm invocation",
+            "duration ms",
+            "p90",
+            "event -> response ms",
+            "in the handler ms",
+            "duration / (a)",
+            "response / (a)",
+        ]
+        a_total = [r["init_ms"] + r["first_ms"] for r in cold["a"]]
+        cold_rows = []
+        for variant in _database.VARIANTS:
+            runs = cold[variant.key]
+            totals = [r["init_ms"] + r["first_ms"] for r in runs]
+            cold_rows.append(
+                [
+                    variant.label,
+                    _suite.series(runs, "init_ms").text(),
+                    _suite.series(runs, "first_ms").text(1),
+                    Series(totals).text(),
+                    Series(t / a for t, a in zip(totals, a_total, strict=True)).text(2),
+                ]
+            )
+        cold_head = ["cold start (on-demand)", "INIT ms", "1st invocation ms", "INIT + 1st ms"]
+        a, b, c = (Series(warm[k]["duration_ms"]).median for k in "abc")
+        vs_arun = _database.block_ratios(warm["b"]["duration_ms"], base["duration_ms"])
+        self.target(
+            "database, warm: (a) @warm_init pool >= 3x faster per invocation than (b) asyncio.run",
+            f"(b) / (a) = {vs_arun.text(2)} by duration ({b:.2f} vs {a:.2f} ms)",
+            vs_arun.median >= DB_VS_ARUN,
+        )
+        vs_sync = _database.block_ratios(base["duration_ms"], warm["c"]["duration_ms"])
+        self.target(
+            "database, warm: (a) @warm_init pool within 1.2x of (c) sync psycopg",
+            f"(a) / (c) = {vs_sync.text(2)} by duration ({a:.2f} vs {c:.2f} ms)",
+            vs_sync.median <= DB_VS_SYNC,
+        )
+        server = db["server"]
+        count = len(base["duration_ms"])
+        release = Series(base["release_ms"]).median
+        return "\n".join(
+            [
+                "5. One database query per invocation: PostgreSQL "
+                f"{server['version']} on 127.0.0.1, a primary-key lookup in a "
+                f"{server['rows']}-row table",
+                f"   warm: {count} invocations each, interleaved (order rotated each round). "
+                "duration: the REPORT's Duration",
+                "   (thaw to the runtime's next); event -> response as in 3; in the handler: its "
+                "own perf_counter;",
+                "   ratios: of the medians per block of rounds, median (min-max) over "
+                f"{min(_database.BLOCKS, count)} blocks",
+                "",
+                table(head, rows),
+                f"   (a) in the handler: {release:.3f} ms of it is the pool's release (asyncpg "
+                "resets the connection: one more query)",
+                "",
+                table([*cold_head, "total / (a)"], cold_rows),
+            ]
+        )
+
     def verdicts(self) -> str:
         rows = [[t["target"], t["measured"], "met" if t["met"] else "MISSED"] for t in self.targets]
         return "Targets\n\n" + table(["target", "measured", ""], rows, right_from=3)
+
+
+def _p90(values: Series) -> float:
+    if len(values.values) < 2:
+        return values.median
+    return statistics.quantiles(values.values, n=10)[-1]
 
 
 def _delays(scale: float) -> str:
