@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import signal
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import IO
 
 from . import runner, services
 
@@ -32,6 +34,15 @@ What it shows:
   then sit frozen with the sandbox, and the first request waits for them ({pc_no:.0f} ms). With the
   hold, INIT lasts until they are done and the first request runs warm ({pc_yes:.0f} ms).
   The same goes for SnapStart (the snapshot is taken after INIT) and for Lambda's proactive inits.
+"""
+
+ORDERS_EXPLANATION = """\
+backend pid: pg_backend_pid() of the connection each order was stored with. The asyncpg pool
+opened it in INIT, and every invocation of that environment used it again (the sandbox frozen in
+between); each new environment opened its own. The SQS and pricing clients are reused the same
+way. With the hold, the first order of a provisioned environment took {pc_yes:.0f} ms (without:
+{pc_no:.0f} ms, spent opening the pool and the clients); on-demand, its caller waited
+{od_yes:.0f} ms with the hold and {od_no:.0f} ms without, INIT included.
 """
 
 
@@ -53,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--serve",
         action="store_true",
-        help="only start moto and the quotes API, and write an --env-vars file for local invoke",
+        help="only start moto, the quotes API and PostgreSQL, and write an --env-vars file",
     )
     args = parser.parse_args(argv)
     if not (args.build_dir / "template.yaml").is_file():
@@ -62,13 +73,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve:
         return serve(args.build_dir)
     out = sys.stdout
-    out.write("Starting moto (SSM, Secrets Manager) and the quotes API on 127.0.0.1 ...\n")
+    # SIGTERM ends the demo as Ctrl-C does: through the `with` blocks, which stop PostgreSQL.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    out.write("Starting moto (SSM, Secrets Manager, SQS), the quotes API and PostgreSQL ...\n")
     args.log.parent.mkdir(parents=True, exist_ok=True)
     outcomes: list[runner.Outcome] = []
-    with args.log.open("w", encoding="utf-8") as log, services.start() as local:
+    with args.log.open("w", encoding="utf-8") as log, services.start(database=True) as local:
+        assert local.database is not None
         env = local.function_environment()
-        out.write(f"AWS_ENDPOINT_URL={local.aws_endpoint}, quotes API at {local.api_url}\n\n")
-        for scenario in runner.SCENARIOS:
+        out.write(
+            f"AWS_ENDPOINT_URL={local.aws_endpoint}, quotes API at {local.api_url}, "
+            f"PostgreSQL at {local.database.url}\n\n"
+        )
+        for scenario in [*runner.SCENARIOS, *runner.ORDERS_SCENARIOS]:
             out.write(f"running: {scenario.label.split()[0]} sample, {scenario.init_type}, ")
             out.write(f"{'with' if scenario.hold else 'without'} the hold ...")
             out.flush()
@@ -79,6 +96,20 @@ def main(argv: list[str] | None = None) -> int:
                 runner.run(spec, scenario, idle_s=args.idle, warm_invocations=args.warm, log=log)
             )
             out.write(f" {time.monotonic() - started:.1f} s\n")
+        stored = local.database.sql("SELECT count(*) FROM orders")[0][0]
+        queued = local.sqs().get_queue_attributes(
+            QueueUrl=local.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]["ApproximateNumberOfMessages"]
+    quote_outcomes = [o for o in outcomes if o.scenario in runner.SCENARIOS]
+    order_outcomes = [o for o in outcomes if o.scenario in runner.ORDERS_SCENARIOS]
+    _quotes_summary(out, quote_outcomes, args.idle)
+    _orders_summary(out, order_outcomes)
+    out.write(f"PostgreSQL holds {stored} orders; the SQS queue got {queued} messages.\n")
+    out.write(f"\nLogs of every run: {args.log}\n")
+    return 0
+
+
+def _quotes_summary(out: IO[str], outcomes: list[runner.Outcome], idle: float) -> None:
     quotes = outcomes[-1].response["quotes"]
     out.write(f"\nFirst response (quotes for {runner.EVENT}):\n")
     for quote in quotes:
@@ -88,30 +119,51 @@ def main(argv: list[str] | None = None) -> int:
     fn = "QuotesAsyncFunction"
     out.write(
         EXPLANATION.format(
-            idle=args.idle,
+            idle=idle,
             od_no=by[fn, "on-demand", False].caller_waited_ms,
             od_yes=by[fn, "on-demand", True].caller_waited_ms,
             pc_no=by[fn, "provisioned-concurrency", False].first_ms,
             pc_yes=by[fn, "provisioned-concurrency", True].first_ms,
         )
     )
-    out.write(f"\nLogs of every run: {args.log}\n")
-    return 0
+
+
+def _orders_summary(out: IO[str], outcomes: list[runner.Outcome]) -> None:
+    first = outcomes[-1].response
+    out.write(
+        f"\nOrders sample (samples/orders/orders_app.py), event {json.dumps(runner.ORDER_EVENT)}"
+        f"\nFirst response: order {first['order_id']}, total {first['total']} "
+        f"{first['currency']}, backend_pid {first['backend_pid']}\n"
+    )
+    out.write("\n" + runner.table(outcomes, pids=True) + "\n\n")
+    by = {(o.scenario.init_type, o.scenario.hold): o for o in outcomes}
+    out.write(
+        ORDERS_EXPLANATION.format(
+            od_no=by["on-demand", False].caller_waited_ms,
+            od_yes=by["on-demand", True].caller_waited_ms,
+            pc_no=by["provisioned-concurrency", False].first_ms,
+            pc_yes=by["provisioned-concurrency", True].first_ms,
+        )
+    )
 
 
 def serve(build_dir: Path) -> int:
     """Keeps the local services up until Ctrl-C, for ``lambda_sandbox local invoke`` by hand."""
     env_file = build_dir.parent / "demo-env.json"
-    with services.start() as local:
+    with services.start(database=True) as local:
         # SAM's --env-vars format; the template declares these variables, so they may be set.
         env_file.write_text(json.dumps({"Parameters": local.function_environment()}, indent=2))
         template = build_dir / "template.yaml"
         sys.stdout.write(
-            f"moto at {local.aws_endpoint}, the quotes API at {local.api_url}.\n"
+            f"moto at {local.aws_endpoint}, the quotes API at {local.api_url}, PostgreSQL at "
+            f"{local.database.url if local.database else '-'}.\n"
             f"In another shell, from {ROOT}:\n\n"
             f"  .venv/bin/python -m lambda_sandbox local invoke QuotesAsyncFunction \\\n"
             f"      -t {_short(template)} -n {_short(env_file)} -e samples/events/quote.json \\\n"
             f"      --init-type provisioned-concurrency --invocations 2 --idle 1\n\n"
+            f"  .venv/bin/python -m lambda_sandbox local invoke OrdersFunction \\\n"
+            f"      -t {_short(template)} -n {_short(env_file)} -e samples/events/order.json \\\n"
+            f"      --init-type provisioned-concurrency --invocations 3 --idle 1\n\n"
             "Ctrl-C stops the services.\n"
         )
         sys.stdout.flush()

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
-import socket
 import statistics
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from lambda_sandbox import FunctionSpec, InitType, Sandbox, load_template
 
+from .services import free_port
+
 EVENT = {"query": "oak chair", "quantity": 2}
+#: The orders sample's event (as ``samples/events/order.json``).
+ORDER_EVENT: dict[str, Any] = {
+    "customer": "ada",
+    "items": [{"sku": "SKU-000042", "quantity": 2}, {"sku": "SKU-000117", "quantity": 1}],
+}
 
 
 @dataclass(frozen=True)
@@ -26,9 +32,16 @@ class Scenario:
 
     @property
     def label(self) -> str:
-        sample = "async" if "Async" in self.function else "sync"
+        if self.function.startswith("Orders"):
+            sample = "orders"
+        else:
+            sample = "async" if "Async" in self.function else "sync"
         start = "on-demand" if self.init_type == "on-demand" else "provisioned"
         return f"{sample:<5} {start:<11} {'yes' if self.hold else 'no':<4}"
+
+    @property
+    def event(self) -> dict[str, Any]:
+        return ORDER_EVENT if self.function.startswith("Orders") else EVENT
 
 
 SCENARIOS = [
@@ -38,6 +51,12 @@ SCENARIOS = [
     Scenario("QuotesAsyncFunction", "provisioned-concurrency", hold=True),
     Scenario("QuotesSyncFunction", "provisioned-concurrency", hold=False),
     Scenario("QuotesSyncFunction", "provisioned-concurrency", hold=True),
+]
+#: The orders sample (asyncpg pool, aiobotocore SQS client, httpx client), the same four ways.
+ORDERS_SCENARIOS = [
+    Scenario("OrdersFunction", init_type, hold=hold)
+    for init_type in ("on-demand", "provisioned-concurrency")
+    for hold in (False, True)
 ]
 
 
@@ -50,6 +69,9 @@ class Outcome:
     inits: int
     warm_ms: float
     response: dict[str, Any]
+    """The first invocation's answer."""
+    responses: list[dict[str, Any]] = field(default_factory=list)
+    """Every invocation's answer, the first one first."""
 
     @property
     def caller_waited_ms(self) -> float:
@@ -65,7 +87,7 @@ def function_spec(
     """The function as ``sam build`` left it, plus ``environment``; without ``WARMING_TIMEOUT``
     when ``hold`` is false (the layer's extension then registers and lets INIT end at once)."""
     spec = load_template(build_dir / "template.yaml").function(logical_id)
-    env = {**spec.environment, **environment, "WARMUP_PORT": str(_free_port())}
+    env = {**spec.environment, **environment, "WARMUP_PORT": str(free_port())}
     if not hold:
         env.pop("WARMING_TIMEOUT", None)
     elif not env.get("WARMING_TIMEOUT"):
@@ -89,21 +111,22 @@ def run(
     """
     with Sandbox(spec, init_type=scenario.init_type, shutdown_budget_s=1.0, log=log) as sandbox:
         if scenario.init_type == "on-demand":
-            first = sandbox.invoke(EVENT)
+            first = sandbox.invoke(scenario.event)
             init = sandbox.inits[-1]
         else:
             init = sandbox.start()
             if init.status != "success":
                 raise RuntimeError(f"{scenario.label}: INIT {init.status}: {init.error}")
             time.sleep(idle_s)  # frozen: nothing in the sandbox runs
-            first = sandbox.invoke(EVENT)
+            first = sandbox.invoke(scenario.event)
         if first.status != "success":
             raise RuntimeError(
                 f"{scenario.label}: first invocation {first.status}: {first.payload!r}"
             )
-        warm = [sandbox.invoke(EVENT) for _ in range(warm_invocations)]
-    if any(w.status != "success" for w in warm):
-        raise RuntimeError(f"{scenario.label}: a warm invocation failed")
+        warm = [sandbox.invoke(scenario.event) for _ in range(warm_invocations)]
+    failed = [w for w in warm if w.status != "success"]
+    if failed:
+        raise RuntimeError(f"{scenario.label}: a warm invocation failed: {failed[0].payload!r}")
     response = first.json()
     return Outcome(
         scenario=scenario,
@@ -113,11 +136,23 @@ def run(
         inits=len(response["arrival"]["inits"]),
         warm_ms=statistics.median(w.duration_ms for w in warm),
         response=response,
+        responses=[response, *(w.json() for w in warm)],
     )
 
 
-def table(outcomes: list[Outcome]) -> str:
-    """The outcomes as a text table, one row per execution environment."""
+def backend_pids(outcome: Outcome) -> str:
+    """The orders sample's ``backend_pid`` across one environment's invocations, e.g.
+    ``4242 in all 6``: the one connection the pool opened in INIT, used by every request."""
+    pids = [r["backend_pid"] for r in outcome.responses]
+    distinct = list(dict.fromkeys(pids))
+    if len(distinct) == 1:
+        return f"{distinct[0]} in all {len(pids)}"
+    return ", ".join(str(pid) for pid in pids)
+
+
+def table(outcomes: list[Outcome], *, pids: bool = False) -> str:
+    """The outcomes as a text table, one row per execution environment; with ``pids``, a last
+    column with the orders sample's PostgreSQL backend pids (:func:`backend_pids`)."""
     head = [
         "sample",
         "start",
@@ -128,6 +163,8 @@ def table(outcomes: list[Outcome]) -> str:
         "1st caller waited",
         "warm invocation",
     ]
+    if pids:
+        head.append("backend pid")
     rows = [head]
     for o in outcomes:
         done = o.inits - len(o.pending_on_arrival)
@@ -145,6 +182,7 @@ def table(outcomes: list[Outcome]) -> str:
                 found,
                 f"{o.caller_waited_ms:.0f} ms",
                 f"{o.warm_ms:.1f} ms",
+                *([backend_pids(o)] if pids else []),
             ]
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
@@ -160,10 +198,3 @@ def table(outcomes: list[Outcome]) -> str:
     lines = [line(rows[0]), "  ".join("-" * w for w in widths)]
     lines += [line(row) for row in rows[1:]]
     return "\n".join(lines)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port

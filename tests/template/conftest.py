@@ -12,6 +12,20 @@ from tests.support.dist import Dist, project_version, run_make_dist
 from tests.support.paths import REPO
 from tests.support.sam import SAM_VENV, sam_env
 
+#: ``sam build`` of the three functions and the layer: ~30 s here, nearer 60 s on a busy 2-core
+#: runner (SAM's pip builder runs ``pip wheel`` per dependency of the orders sample).
+SAM_BUILD_TIMEOUT_S = 180
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that may be the first to use ``built`` is bounded by the build's time too."""
+    for item in items:
+        if (
+            "built" in getattr(item, "fixturenames", ())
+            and item.get_closest_marker("timeout") is None
+        ):
+            item.add_marker(pytest.mark.timeout(SAM_BUILD_TIMEOUT_S + 60))
+
 
 @pytest.fixture(scope="session")
 def sam_bin() -> Path:
@@ -41,7 +55,7 @@ def built(sam_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         env=sam_env(),
         capture_output=True,
         text=True,
-        timeout=50,
+        timeout=SAM_BUILD_TIMEOUT_S,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return build_dir

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from demo import runner
 from lambda_sandbox import load_template
 from lambda_warmup import SettingsError
 from lambda_warmup._settings import parse_duration
@@ -45,7 +47,7 @@ def test_warming_timeout_is_a_parameter_wired_to_every_function() -> None:
     env = doc["Globals"]["Function"]["Environment"]["Variables"]
     assert env["WARMING_TIMEOUT"] == {"Ref": "WarmingTimeout"}
     functions = [r for r in doc["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
-    assert len(functions) == 2
+    assert len(functions) == 3
     for fn in functions:
         assert "WARMING_TIMEOUT" not in fn["Properties"].get("Environment", {}).get("Variables", {})
         assert fn["Properties"].get("Layers", doc["Globals"]["Function"]["Layers"]) == [
@@ -81,13 +83,45 @@ def test_runtime_layer_and_outputs_agree() -> None:
     assert doc["Outputs"]["WarmupLayerArn"]["Value"] == {"Ref": "WarmupLayer"}
 
 
-@pytest.mark.parametrize("module", ["quotes_async", "quotes_sync"])
-def test_sample_handlers_exist(module: str) -> None:
+@pytest.mark.parametrize(
+    ("sample", "module"),
+    [("quotes", "quotes_async"), ("quotes", "quotes_sync"), ("orders", "orders_app")],
+)
+def test_sample_handlers_exist(sample: str, module: str) -> None:
     doc = _template()
-    handlers = {
-        r["Properties"]["Handler"]
+    code = {
+        r["Properties"]["Handler"]: r["Properties"].get(
+            "CodeUri", doc["Globals"]["Function"]["CodeUri"]
+        )
         for r in doc["Resources"].values()
         if r["Type"] == "AWS::Serverless::Function"
     }
-    assert f"{module}.handler" in handlers
-    assert (REPO / "samples" / "quotes" / f"{module}.py").is_file()
+    assert code[f"{module}.handler"] == f"samples/{sample}/"
+    assert (REPO / "samples" / sample / f"{module}.py").is_file()
+    assert (REPO / "samples" / sample / "requirements.txt").is_file()
+
+
+def test_orders_function_gets_its_database_and_queue() -> None:
+    """The orders sample reads ``DATABASE_URL`` (a parameter) and ``ORDERS_QUEUE_URL`` (the
+    stack's queue), may send to that queue and read its attributes only, and shares the quotes
+    API's settings."""
+    doc = _template()
+    fn = doc["Resources"]["OrdersFunction"]["Properties"]
+    assert fn["Environment"]["Variables"] == {
+        "DATABASE_URL": {"Ref": "OrdersDatabaseUrl"},
+        "ORDERS_QUEUE_URL": {"Ref": "OrdersQueue"},
+    }
+    assert doc["Resources"]["OrdersQueue"]["Type"] == "AWS::SQS::Queue"
+    assert doc["Parameters"]["OrdersDatabaseUrl"]["NoEcho"] is True
+    policies = {name for policy in fn["Policies"] for name in policy}
+    assert policies == {
+        "SSMParameterReadPolicy",
+        "AWSSecretsManagerGetSecretValuePolicy",
+        "SQSSendMessagePolicy",
+        "Statement",  # sqs:GetQueueAttributes, for the init's check of the queue
+    }
+    (statement,) = next(p["Statement"] for p in fn["Policies"] if "Statement" in p)
+    assert statement["Action"] == "sqs:GetQueueAttributes"
+    assert statement["Resource"] == {"Fn::GetAtt": ["OrdersQueue", "Arn"]}
+    event = json.loads((REPO / "samples" / "events" / "order.json").read_text())
+    assert event == runner.ORDER_EVENT  # what the demo and the e2e tests send
