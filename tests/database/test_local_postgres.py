@@ -32,3 +32,13 @@ def test_stopped_server_refuses_and_a_bad_statement_names_itself(postgres: Local
     assert not postgres.running
     with pytest.raises(PostgresError, match="psql"):
         postgres.sql("SELECT 1")
+
+
+def test_stops_after_a_directory_above_its_data_lost_the_others_search_bit(
+    postgres: LocalPostgres,
+) -> None:
+    """As root the server runs as its own user; pytest sets /tmp/pytest-of-root back to 0700 at
+    each run's start, which must not leave a server that ``stop`` cannot reach."""
+    postgres.data_dir.parent.chmod(0o700)
+    postgres.stop()
+    assert not postgres.running
