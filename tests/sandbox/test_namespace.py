@@ -30,9 +30,10 @@ def _close(*procs: NsProcess) -> None:
 def test_a_process_runs_as_in_popen_with_its_output_and_exit_code(tmp_path: Path) -> None:
     namespace = Namespace.start(tmp_path)
     try:
-        proc = namespace.spawn(
-            "echo", ["/bin/sh", "-c", 'echo "pid $$ in $(pwd)"; exit 3'], {}, tmp_path
-        )
+        # It lives a moment: the host pid is read from /proc after the spawn (0 once it is gone),
+        # and a busy runner once let the shell exit first.
+        script = 'echo "pid $$ in $(pwd)"; sleep 1; exit 3'
+        proc = namespace.spawn("echo", ["/bin/sh", "-c", script], {}, tmp_path)
         assert proc.wait(timeout=10) == 3
         assert _output(proc) == f"pid 2 in {tmp_path}\n".encode(), "pid 2: the init is 1"
         assert proc.pid not in (0, 2), "pid is the host's"
