@@ -15,9 +15,13 @@ What crosses the checkpoint, and how:
 - Each process's output pipe and the control socket lead out of the tree: they are named
   external at the dump and replaced with new ones at each restore (CRIU's ``--inherit-fd``).
 - A TCP connection to a peer outside the tree (a local moto, a database) is cut before the dump
-  (``ss -K``: the peer gets a reset, the process sees ``ECONNABORTED``). On Lambda such a
+  (``ss -K``: the peer gets a reset, the process finds the socket dead). On Lambda such a
   connection is dead after a restore anyway (hours pass between snapshot and restore), and here
   a second copy could not be restored at all while the peer still holds the same address pair.
+  The tree is frozen first (SIGSTOP, until every thread is stopped), so that nothing (a pool
+  keeping its minimum size) can connect again between the cut and the dump, and the cut is
+  checked: a connection still there fails the checkpoint. CRIU restores a task dumped stopped
+  stopped, so each restore resumes the new tree (SIGCONT) before handing it over.
 """
 
 from __future__ import annotations
@@ -46,6 +50,9 @@ __all__ = ["Checkpoint", "Namespace", "NsProcess", "SnapshotError"]
 
 NSINIT = Path(__file__).with_name("_nsinit.py")
 REPLY_TIMEOUT_S = 10.0
+FREEZE_TIMEOUT_S = 5.0
+"""How long the tree may take to stop (SIGSTOP) before a checkpoint, or to run again after a
+restore (SIGCONT)."""
 
 
 class SnapshotError(RuntimeError):
@@ -107,6 +114,8 @@ class Checkpoint:
     ns_pids: Mapping[str, int]
     dump_ms: float
     size_bytes: int
+    freeze_ms: float = 0.0
+    """How long the tree took to stop before the cut and the dump."""
 
 
 class Namespace:
@@ -217,6 +226,18 @@ class Namespace:
                 "criu restore failed: " + _log_tail(checkpoint.image_dir / f"{log_name}.log")
             )
         pid = int(pidfile.read_text().split()[0])
+        try:
+            # The tree was dumped stopped (see checkpoint), and CRIU restores it stopped.
+            _resume_tree(pid)
+        except SnapshotError:
+            # The init is our child (not reaped yet): with it, the kernel ends the namespace.
+            os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+            ours.close()
+            for read_end, _ in pipes.values():
+                os.close(read_end)
+            raise
         root = NsProcess(_pidfd(pid), pid, None)
         threading.Thread(
             target=_reap, args=(root,), name="sandbox-nsinit-wait", daemon=True
@@ -273,9 +294,11 @@ class Namespace:
     def checkpoint(
         self, criu: Criu, image_dir: Path, connections: Mapping[str, socket.socket]
     ) -> Checkpoint:
-        """Hand ``connections`` to the init, then dump the tree into ``image_dir``; the tree ends.
+        """Hand ``connections`` to the init, freeze the tree, cut its connections to peers
+        outside it (and check they are gone), then dump it into ``image_dir``; the tree ends.
 
-        On failure the tree keeps running and the connections come back with :meth:`release`.
+        On failure the tree is thawed and runs on; the connections come back with
+        :meth:`release`.
         """
         if self._init_control_inode is None:
             raise SnapshotError("only a namespace made by start() can be checkpointed")
@@ -289,7 +312,25 @@ class Namespace:
             if proc.returncode is None and proc.stdout is not None:
                 outputs[self._names[ns_pid]] = os.fstat(proc.stdout.fileno()).st_ino
                 ns_pids[self._names[ns_pid]] = ns_pid
-        self.cut_connections = _cut_external_tcp(self.root.pid)
+        start = time.monotonic()
+        stopped = _freeze_tree(self.root.pid)
+        freeze_ms = round((time.monotonic() - start) * 1000, 3)
+        try:
+            self.cut_connections = _cut_external_tcp(self.root.pid)
+            return self._dump(criu, image_dir, init_inode, outputs, ns_pids, freeze_ms)
+        except BaseException:
+            _thaw(stopped)  # CRIU leaves a tree it failed to dump as it found it: stopped
+            raise
+
+    def _dump(
+        self,
+        criu: Criu,
+        image_dir: Path,
+        init_inode: int,
+        outputs: dict[str, int],
+        ns_pids: dict[str, int],
+        freeze_ms: float,
+    ) -> Checkpoint:
         start = time.monotonic()
         done = criu.run(
             [
@@ -320,6 +361,7 @@ class Namespace:
             ns_pids=ns_pids,
             dump_ms=dump_ms,
             size_bytes=size,
+            freeze_ms=freeze_ms,
         )
 
     def release(self) -> dict[str, socket.socket]:
@@ -413,13 +455,101 @@ def _host_pid_of(root_pid: int, ns_pid: int) -> int:
 
 
 def _tree(root: int) -> list[int]:
-    """``root`` and every process below it."""
-    out, todo = [], [root]
+    """``root`` and every process below it, parents before their children (the children of
+    every thread, as CRIU takes them)."""
+    out, todo, seen = [], [root], set()
     while todo:
-        pid = todo.pop()
+        pid = todo.pop(0)
+        if pid in seen:
+            continue
+        seen.add(pid)
         out.append(pid)
-        todo.extend(child_pids(pid))
+        try:
+            threads = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in threads:
+            with contextlib.suppress(OSError, ValueError):
+                todo.extend(
+                    int(c) for c in Path(f"/proc/{pid}/task/{tid}/children").read_text().split()
+                )
     return out
+
+
+def _thread_states(pids: Sequence[int]) -> list[tuple[str, str]]:
+    """Every thread of ``pids`` (``pid/tid``) with its one-letter state; a thread or process
+    that is gone is left out."""
+    out = []
+    for pid in pids:
+        try:
+            threads = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in threads:
+            with contextlib.suppress(OSError, IndexError):
+                stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+                out.append((f"{pid}/{tid}", stat.rsplit(")", 1)[1].split()[0]))
+    return out
+
+
+def _running_threads(pids: Sequence[int]) -> list[str]:
+    """The threads of ``pids`` not stopped yet (``pid/tid:state``); a zombie counts as stopped."""
+    return [f"{t}:{state}" for t, state in _thread_states(pids) if state not in "TZXx"]
+
+
+def _freeze_tree(root: int, bound_s: float = FREEZE_TIMEOUT_S) -> list[int]:
+    """Stop every process of the tree (SIGSTOP) and wait until every thread of each is stopped:
+    from then on nothing in it runs until :func:`_thaw`. Returns the pids stopped. If they do not
+    all stop within ``bound_s``, they are thawed and ``SnapshotError`` says which did not.
+
+    The init is signalled first (``_tree`` lists parents first): stopped, it reaps nobody, so no
+    pid of the tree is freed (and reused by the host) while the rest is being stopped.
+    """
+    end = time.monotonic() + bound_s
+    stopped: list[int] = []
+    while True:
+        known = set(stopped)
+        new = [pid for pid in _tree(root) if pid not in known]
+        for pid in new:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+            stopped.append(pid)
+        running = _running_threads(stopped)
+        if not running and not new:
+            return stopped  # every thread stopped, and nothing new in the tree since
+        if time.monotonic() > end:
+            _thaw(stopped)
+            raise SnapshotError(
+                f"the process tree did not stop within {bound_s:g} s for the checkpoint "
+                f"(SIGSTOP); still running (pid/thread:state): {' '.join(running[:10])}"
+            )
+        if running:
+            time.sleep(0.0002)
+
+
+def _thaw(pids: Sequence[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
+
+
+def _resume_tree(root: int, bound_s: float = FREEZE_TIMEOUT_S) -> None:
+    """Run a restored tree: it was dumped stopped (:func:`_freeze_tree`), and CRIU restores a
+    task dumped stopped stopped. SIGCONT to each process, as the sandbox's thaw does; raises
+    ``SnapshotError`` if some thread is still stopped after ``bound_s``."""
+    end = time.monotonic() + bound_s
+    while True:
+        pids = _tree(root)
+        _thaw(pids)
+        stopped = [t for t, state in _thread_states(pids) if state == "T"]
+        if not stopped:
+            return
+        if time.monotonic() > end:
+            raise SnapshotError(
+                f"the restored process tree did not run again within {bound_s:g} s (SIGCONT); "
+                f"still stopped (pid/thread): {' '.join(stopped[:10])}"
+            )
+        time.sleep(0.0002)
 
 
 _Endpoint = tuple[str, int]
@@ -449,8 +579,12 @@ def _endpoint(text: str, width: int) -> _Endpoint:
     return str(ip), int(port, 16)
 
 
-def _cut_external_tcp(root: int) -> list[str]:
-    """Cut the tree's TCP connections whose other end is not in the tree (see the module doc)."""
+def _external_tcp(root: int) -> list[tuple[_Endpoint, _Endpoint]]:
+    """The tree's TCP connections whose other end is not in the tree: (local, remote) each.
+
+    A listening socket is none, nor is a connection whose two ends are both the tree's. A socket
+    ``ss -K`` destroyed is out of the kernel's tables, so it is none either.
+    """
     tcp = _tcp_sockets()
     ours: dict[int, tuple[_Endpoint, _Endpoint, str]] = {}
     for pid in _tree(root):
@@ -463,26 +597,59 @@ def _cut_external_tcp(root: int) -> list[str]:
                         if inode in tcp:
                             ours[inode] = tcp[inode]
     inside = {(local, remote) for local, remote, _ in ours.values()}
-    external = [
+    return [
         (local, remote)
         for local, remote, state in ours.values()
         if state != "0A" and (remote, local) not in inside  # 0A: LISTEN
     ]
+
+
+def _kill_tcp(local: _Endpoint, remote: _Endpoint) -> str | None:
+    """Destroy the connection ``local`` > ``remote`` (``ss -K``: the kernel's SOCK_DESTROY; the
+    peer gets a reset). Returns what ``ss`` complained of, if anything."""
+    (lip, lport), (rip, rport) = local, remote
+    done = subprocess.run(
+        ["ss", "-K", "-t", "-n", "src", f"[{lip}]:{lport}", "dst", f"[{rip}]:{rport}"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
+    if done.returncode != 0 or done.stderr.strip():
+        return f"exit {done.returncode}: {' '.join(done.stderr.split())}"
+    return None
+
+
+def _name(local: _Endpoint, remote: _Endpoint) -> str:
+    return f"{local[0]}:{local[1]} > {remote[0]}:{remote[1]}"
+
+
+def _cut_external_tcp(root: int) -> list[str]:
+    """Cut the tree's TCP connections whose other end is not in the tree (see the module doc),
+    the tree being frozen, and check that none is left; returns them (local > peer).
+
+    Raises ``SnapshotError`` when one cannot be cut (no ``ss``) or is still there after the cut.
+    """
+    external = _external_tcp(root)
     if external and shutil.which("ss") is None:
         raise SnapshotError(
             f"{len(external)} TCP connection(s) to peers outside the sandbox, and no `ss` "
             "(iproute2) to cut them with: a second restore could not recreate them"
         )
-    cut = []
-    for (lip, lport), (rip, rport) in external:
-        subprocess.run(
-            ["ss", "-K", "-t", "-n", "src", f"[{lip}]:{lport}", "dst", f"[{rip}]:{rport}"],
-            capture_output=True,
-            timeout=10,
-            check=False,
+    complaints = []
+    for local, remote in external:
+        complaint = _kill_tcp(local, remote)
+        if complaint:
+            complaints.append(f"{_name(local, remote)}: {complaint}")
+    remaining = _external_tcp(root)
+    if remaining:
+        said = f" (ss: {'; '.join(complaints)})" if complaints else ""
+        raise SnapshotError(
+            f"{len(remaining)} TCP connection(s) to peers outside the sandbox survived the cut "
+            f"(ss -K): {', '.join(_name(local, remote) for local, remote in remaining)}; "
+            f"a restored copy would be served on them, which on Lambda are dead{said}"
         )
-        cut.append(f"{lip}:{lport} > {rip}:{rport}")
-    return cut
+    return [_name(local, remote) for local, remote in external]
 
 
 def _log_tail(path: Path, lines: int = 6) -> str:

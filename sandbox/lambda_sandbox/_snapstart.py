@@ -2,10 +2,10 @@
 
 When a SnapStart INIT ends, the runtime is parked in ``restore/next`` and each extension in
 ``event/next``. Those requests are handed over with their connections (``Detach``) to the
-namespace init, so that both ends are inside the tree, and ``criu dump`` writes the tree out and
-ends it. Each restore makes a new tree from the images and hands the connections back to the API
-server, which answers them as if they had never left (see ``_snapshot.py`` for the namespace and
-CRIU's side).
+namespace init, so that both ends are inside the tree; the tree is frozen, its connections to
+peers outside it are cut, and ``criu dump`` writes the tree out and ends it. Each restore makes a
+new tree from the images, runs it, and hands the connections back to the API server, which
+answers them as if they had never left (see ``_snapshot.py`` for the namespace and CRIU's side).
 """
 
 from __future__ import annotations
@@ -115,6 +115,7 @@ class Snapshots:
         self._recorder.record(
             "snapshot",
             duration_ms=round((time.monotonic() - start) * 1000, 3),
+            freeze_ms=checkpoint.freeze_ms,
             dump_ms=checkpoint.dump_ms,
             size_bytes=checkpoint.size_bytes,
             processes=sorted(checkpoint.ns_pids),
