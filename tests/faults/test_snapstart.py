@@ -6,6 +6,7 @@ sandbox needs CRIU for that (``lambda_sandbox/README.md``), and these tests skip
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Iterator
@@ -62,8 +63,15 @@ POOL_APP = """
 
 @pytest.fixture
 def peer() -> Iterator[int]:
-    """A TCP server outside the sandbox (a database, say) that answers ``pong``."""
+    """A TCP server outside the sandbox (a database, say) that answers ``pong``.
+
+    At the end it is shut down, not only closed, and its threads are waited for: a thread left
+    blocked in ``accept`` on a closed socket would, once its call is restarted, wait on the socket
+    that took the descriptor's number since (a later test's API server) and take its connections.
+    """
     server = socket.create_server(("127.0.0.1", 0))
+    conns: list[socket.socket] = []
+    threads: list[threading.Thread] = []
 
     def serve(conn: socket.socket) -> None:
         with conn:
@@ -79,11 +87,23 @@ def peer() -> Iterator[int]:
                 conn, _ = server.accept()
             except OSError:
                 return
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+            conns.append(conn)
+            threads.append(threading.Thread(target=serve, args=(conn,), daemon=True))
+            threads[-1].start()
 
-    threading.Thread(target=accept, daemon=True).start()
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
     yield server.getsockname()[1]
+    with contextlib.suppress(OSError):
+        server.shutdown(socket.SHUT_RDWR)
+    acceptor.join(5.0)
+    for conn in conns:
+        with contextlib.suppress(OSError):
+            conn.shutdown(socket.SHUT_RDWR)
+    for thread in [acceptor, *threads]:
+        thread.join(5.0)
     server.close()
+    assert not acceptor.is_alive(), "the peer's accept thread still runs 5 s after shutdown"
 
 
 @row(

@@ -10,8 +10,10 @@ tests assert what a user sees, with a listener of their own standing in for the 
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -54,10 +56,30 @@ class Listener:
         self._server = socket.create_server(("127.0.0.1", self.port))
         self.accepted: list[Accepted] = []
         self._cv = threading.Condition()
-        threading.Thread(target=self._accept, name="test-listener", daemon=True).start()
+        self._conns: set[socket.socket] = set()
+        self._threads = [threading.Thread(target=self._accept, name="test-listener", daemon=True)]
+        self._threads[0].start()
 
     def close(self) -> None:
+        """Stop accepting, end every connection, and wait (bounded) until its threads are done.
+
+        ``shutdown`` first: a thread blocked in ``accept`` on a socket that is only closed stays
+        blocked, and once its call is restarted it waits on whatever socket has taken the
+        descriptor's number since (a later test's API server), taking its connections.
+        """
+        with contextlib.suppress(OSError):
+            self._server.shutdown(socket.SHUT_RDWR)
+        self._threads[0].join(WAIT_S)
+        with self._cv:
+            conns, threads = list(self._conns), list(self._threads)
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        for thread in threads:
+            thread.join(WAIT_S)
         self._server.close()
+        alive = [thread.name for thread in threads if thread.is_alive()]
+        assert not alive, f"the listener's threads still run {WAIT_S} s after close: {alive}"
 
     def address(self, entry: Accepted) -> str:
         """The connection as the sandbox names it: local > peer, seen from the function."""
@@ -91,14 +113,17 @@ class Listener:
             try:
                 conn, (_, port) = self._server.accept()
             except OSError:
-                return  # closed
+                return  # shut down
             entry = Accepted(port)
+            reader = threading.Thread(
+                target=self._read, args=(conn, entry), name="test-listener-conn", daemon=True
+            )
             with self._cv:
                 self.accepted.append(entry)
+                self._conns.add(conn)
+                self._threads.append(reader)
                 self._cv.notify_all()
-            threading.Thread(
-                target=self._read, args=(conn, entry), name="test-listener-conn", daemon=True
-            ).start()
+            reader.start()
 
     def _read(self, conn: socket.socket, entry: Accepted) -> None:
         data = b""
@@ -114,12 +139,15 @@ class Listener:
             except OSError as exc:
                 ended = type(exc).__name__
         with self._cv:
+            self._conns.discard(conn)
             entry.ended = ended
             self._cv.notify_all()
 
 
 @pytest.fixture
 def listener() -> Iterator[Listener]:
+    """The listener; tests ask for it before ``make_sandbox``, so that their sandboxes are shut
+    down (the function's connections ended) before it closes."""
     server = Listener()
     yield server
     server.close()
@@ -138,7 +166,7 @@ def _pool_sandbox(make_sandbox: MakeSandbox, listener: Listener) -> Any:
 
 
 def test_a_pool_reconnecting_at_once_gets_no_connection_into_the_snapshot(
-    make_sandbox: MakeSandbox, listener: Listener
+    listener: Listener, make_sandbox: MakeSandbox
 ) -> None:
     sandbox = _pool_sandbox(make_sandbox, listener)
     init = sandbox.start()
@@ -194,13 +222,16 @@ def test_a_pool_reconnecting_at_once_gets_no_connection_into_the_snapshot(
 
 
 def test_a_connection_the_cut_left_alive_fails_the_checkpoint_naming_it(
-    make_sandbox: MakeSandbox, listener: Listener, monkeypatch: pytest.MonkeyPatch
+    listener: Listener, make_sandbox: MakeSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The one fake: cutting does nothing (as `ss -K` on a kernel without SOCK_DESTROY).
     monkeypatch.setattr(_snapshot, "_kill_tcp", lambda local, remote: None)
     sandbox = _pool_sandbox(make_sandbox, listener)
+    started = time.monotonic()
     init = sandbox.start()
     assert init.status == "success", init
+    # Thawed at once: a namespace init left stopped would hold the requests' return 10 s.
+    assert time.monotonic() - started < _snapshot.REPLY_TIMEOUT_S, sandbox.records
     listener.wait_accepted(2, "INIT's 2 connections")
     in_init = listener.snapshot()
     assert len(in_init) == 2, in_init
@@ -227,13 +258,15 @@ def test_a_connection_the_cut_left_alive_fails_the_checkpoint_naming_it(
 
 
 def test_without_ss_a_connection_to_a_peer_outside_fails_the_checkpoint(
-    make_sandbox: MakeSandbox, listener: Listener, monkeypatch: pytest.MonkeyPatch
+    listener: Listener, make_sandbox: MakeSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sandbox = _pool_sandbox(make_sandbox, listener)
     monkeypatch.setenv("PATH", "/nonexistent")  # a machine without iproute2
+    started = time.monotonic()
     init = sandbox.start()
     monkeypatch.undo()
     assert init.status == "success", init
+    assert time.monotonic() - started < _snapshot.REPLY_TIMEOUT_S, sandbox.records
     errors = [r["error"] for r in sandbox.records if r["event"] == "snapshot_error"]
     assert errors == [
         "2 TCP connection(s) to peers outside the sandbox, and no `ss` (iproute2) to cut them "
