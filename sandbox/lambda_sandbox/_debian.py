@@ -71,6 +71,23 @@ def locked(target: Path) -> Iterator[None]:
         yield
 
 
+def cached(target: Path, build: Callable[[Path], None]) -> Path:
+    """The cache entry ``target``, made by ``build(target)`` once per machine and returned.
+
+    Built where it will live (absolute paths written into it stay valid); concurrent callers
+    wait on the entry's lock, and a ``.complete`` marker says it is whole. If ``build`` raises,
+    the next call starts over.
+    """
+    if (target / ".complete").exists():
+        return target
+    with locked(target):
+        if not (target / ".complete").exists():
+            shutil.rmtree(target, ignore_errors=True)
+            build(target)
+            (target / ".complete").touch()
+    return target
+
+
 def run(
     command: Sequence[str | Path],
     *,
@@ -152,13 +169,13 @@ def fetch(
     arch, triplet = _ARCHES[machine]
     target = cache_dir() / f"{name}-{SUITE}-{arch}"
     unpacked = Unpacked(target / "root", triplet)
-    with locked(target):  # one download per machine, whoever comes first
-        if not (target / ".complete").exists():
-            shutil.rmtree(target, ignore_errors=True)
-            _download(target, arch, packages, data, what)
-            if finish is not None:
-                finish(unpacked)
-            (target / ".complete").touch()
+
+    def download(target: Path) -> None:  # one download per machine, whoever comes first
+        _download(target, arch, packages, data, what)
+        if finish is not None:
+            finish(unpacked)
+
+    cached(target, download)
     return unpacked
 
 

@@ -52,16 +52,10 @@ def runtime_venv(version: str = "3.13") -> Path:
     digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()[:12]
     target = _debian.cache_dir() / f"runtime-py{version}-{digest}"
     if (target / ".complete").exists():
-        return target
+        return target  # without looking for the interpreter
     python = find_python(version)
-    # Built where it will live (its scripts and pyvenv.cfg hold absolute paths); the lock keeps
-    # concurrent builders apart, and the marker says it is whole.
-    with _debian.locked(target):
-        if not (target / ".complete").exists():
-            shutil.rmtree(target, ignore_errors=True)
-            _build(target, python, version, pins)
-            (target / ".complete").touch()
-    return target
+    # Built where it will live: its scripts and pyvenv.cfg hold absolute paths.
+    return _debian.cached(target, lambda venv: _build(venv, python, version, pins))
 
 
 def _pins() -> dict[str, str]:
@@ -174,15 +168,10 @@ def dependencies_layer(requirements: Path | str, runtime: str = "python3.13") ->
         digest = hashlib.sha256(requirements.read_bytes()).hexdigest()[:12]
     except OSError as exc:
         raise RuntimeSetupError(f"cannot read the function's requirements: {exc}") from None
-    target = _debian.cache_dir() / f"dependencies-py{version}-{digest}"
-    if (target / ".complete").exists():
-        return target
-    with _debian.locked(target):
-        if not (target / ".complete").exists():
-            shutil.rmtree(target, ignore_errors=True)
-            site = target / "python"
-            what = f"installing {requirements.name} for python{version}"
-            command = _pip_install(site, version, requirements)
-            _debian.run(command, what=what, timeout=600, error=RuntimeSetupError)
-            (target / ".complete").touch()
-    return target
+    what = f"installing {requirements.name} for python{version}"
+
+    def install(layer: Path) -> None:
+        command = _pip_install(layer / "python", version, requirements)
+        _debian.run(command, what=what, timeout=600, error=RuntimeSetupError)
+
+    return _debian.cached(_debian.cache_dir() / f"dependencies-py{version}-{digest}", install)

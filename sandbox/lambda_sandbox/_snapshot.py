@@ -464,11 +464,7 @@ def _tree(root: int) -> list[int]:
             continue
         seen.add(pid)
         out.append(pid)
-        try:
-            threads = os.listdir(f"/proc/{pid}/task")
-        except OSError:
-            continue
-        for tid in threads:
+        for tid in _threads(pid):
             with contextlib.suppress(OSError, ValueError):
                 todo.extend(
                     int(c) for c in Path(f"/proc/{pid}/task/{tid}/children").read_text().split()
@@ -476,16 +472,20 @@ def _tree(root: int) -> list[int]:
     return out
 
 
+def _threads(pid: int) -> list[str]:
+    """The thread ids of ``pid`` (none if it is gone)."""
+    try:
+        return os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+
+
 def _thread_states(pids: Sequence[int]) -> list[tuple[str, str]]:
     """Every thread of ``pids`` (``pid/tid``) with its one-letter state; a thread or process
     that is gone is left out."""
     out = []
     for pid in pids:
-        try:
-            threads = os.listdir(f"/proc/{pid}/task")
-        except OSError:
-            continue
-        for tid in threads:
+        for tid in _threads(pid):
             with contextlib.suppress(OSError, IndexError):
                 stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
                 out.append((f"{pid}/{tid}", stat.rsplit(")", 1)[1].split()[0]))
