@@ -11,7 +11,8 @@ What crosses the checkpoint, and how:
 - The requests the processes are blocked in (the runtime's ``restore/next``, each extension's
   ``event/next``) reach the sandbox's HTTP server over TCP. The server side of each connection
   is handed to the namespace init before the dump (``hold``), so both ends are in the images;
-  after a restore the init hands them back (``release``) and the server answers them.
+  after a restore the init hands them back (``release``) and the server answers them. A restore
+  waits until the server has closed its ends of the previous copy's (the same addresses).
 - Each process's output pipe and the control socket lead out of the tree: they are named
   external at the dump and replaced with new ones at each restore (CRIU's ``--inherit-fd``).
 - A TCP connection to a peer outside the tree (a local moto, a database) is cut before the dump
@@ -27,6 +28,7 @@ What crosses the checkpoint, and how:
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import json
 import os
@@ -116,6 +118,9 @@ class Checkpoint:
     size_bytes: int
     freeze_ms: float = 0.0
     """How long the tree took to stop before the cut and the dump."""
+    held: tuple[tuple[_Endpoint, _Endpoint], ...] = ()
+    """The connections handed to the init: (its end, the process's end) of each. A restore
+    recreates both ends with these addresses."""
 
 
 class Namespace:
@@ -191,6 +196,15 @@ class Namespace:
         cls, criu: Criu, checkpoint: Checkpoint, log_name: str
     ) -> tuple[Namespace, dict[str, NsProcess]]:
         """A new tree from ``checkpoint``'s images; returns it and its processes by name."""
+        # The previous copy's ends of the held connections (the API server's, in this process)
+        # are closed when its threads see the copy gone: CRIU cannot recreate an address pair a
+        # socket still holds ("Can't connect inet socket back: Cannot assign requested address").
+        busy = _wait_pairs_free(checkpoint.held, REPLY_TIMEOUT_S)
+        if busy:
+            raise SnapshotError(
+                "connection(s) of the previous environment still open after "
+                f"{REPLY_TIMEOUT_S:g} s, whose addresses the restore needs: {', '.join(busy)}"
+            )
         ours, theirs = socket.socketpair()
         pipes = {name: os.pipe() for name in checkpoint.outputs}
         pidfile = checkpoint.image_dir / f"{log_name}.pid"
@@ -304,6 +318,7 @@ class Namespace:
             raise SnapshotError("only a namespace made by start() can be checkpointed")
         init_inode = self._init_control_inode
         tags = list(connections)
+        held = tuple(pair for conn in connections.values() if (pair := _pair(conn)) is not None)
         self._call({"op": "hold", "tags": tags}, [connections[t].fileno() for t in tags])
         image_dir.mkdir(parents=True, exist_ok=True)
         outputs: dict[str, int] = {}
@@ -317,7 +332,7 @@ class Namespace:
         freeze_ms = round((time.monotonic() - start) * 1000, 3)
         try:
             self.cut_connections = _cut_external_tcp(self.root.pid)
-            return self._dump(criu, image_dir, init_inode, outputs, ns_pids, freeze_ms)
+            return self._dump(criu, image_dir, init_inode, outputs, ns_pids, freeze_ms, held)
         except BaseException:
             _thaw(stopped)  # CRIU leaves a tree it failed to dump as it found it: stopped
             raise
@@ -330,6 +345,7 @@ class Namespace:
         outputs: dict[str, int],
         ns_pids: dict[str, int],
         freeze_ms: float,
+        held: tuple[tuple[_Endpoint, _Endpoint], ...],
     ) -> Checkpoint:
         start = time.monotonic()
         done = criu.run(
@@ -362,6 +378,7 @@ class Namespace:
             dump_ms=dump_ms,
             size_bytes=size,
             freeze_ms=freeze_ms,
+            held=held,
         )
 
     def release(self) -> dict[str, socket.socket]:
@@ -555,28 +572,82 @@ def _resume_tree(root: int, bound_s: float = FREEZE_TIMEOUT_S) -> None:
 _Endpoint = tuple[str, int]
 
 
-def _tcp_sockets() -> dict[int, tuple[_Endpoint, _Endpoint, str]]:
-    """Every TCP socket of this network namespace by inode: (local, remote, state in hex)."""
-    sockets: dict[int, tuple[_Endpoint, _Endpoint, str]] = {}
+def _tcp_rows(
+    ports: set[tuple[int, int]] | None = None,
+) -> list[tuple[_Endpoint, _Endpoint, str, int]]:
+    """Every TCP socket of this network namespace (only those whose (local, remote) ports are in
+    ``ports``, if given): (local, remote, state in hex, inode), the inode 0 for one no process
+    holds (in TIME_WAIT, or closed by its process and still closing)."""
+    rows = []
     for table, width in (("tcp", 4), ("tcp6", 16)):
         with contextlib.suppress(OSError):
             for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
                 fields = line.split()
-                if len(fields) > 9 and fields[9] != "0":
-                    local, remote = (_endpoint(fields[i], width) for i in (1, 2))
-                    sockets[int(fields[9])] = (local, remote, fields[3])
-    return sockets
+                if len(fields) <= 9:
+                    continue
+                if ports is not None:
+                    pair = (int(fields[1][-4:], 16), int(fields[2][-4:], 16))
+                    if pair not in ports:
+                        continue
+                local, remote = (_endpoint(fields[i], width) for i in (1, 2))
+                rows.append((local, remote, fields[3], int(fields[9])))
+    return rows
+
+
+def _tcp_sockets() -> dict[int, tuple[_Endpoint, _Endpoint, str]]:
+    """Every TCP socket a process holds, by inode: (local, remote, state in hex)."""
+    return {inode: (local, remote, state) for local, remote, state, inode in _tcp_rows() if inode}
+
+
+def _sockaddr(address: Any) -> _Endpoint:
+    """``getsockname()``'s address as ``_endpoint`` gives it (an IPv4-mapped one as IPv4)."""
+    ip = ipaddress.ip_address(address[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return str(ip), int(address[1])
+
+
+def _pair(conn: socket.socket) -> tuple[_Endpoint, _Endpoint] | None:
+    """A connection's (local, remote) address pair; None if it is not connected any more."""
+    try:
+        return _sockaddr(conn.getsockname()), _sockaddr(conn.getpeername())
+    except OSError:
+        return None
+
+
+def _wait_pairs_free(pairs: Sequence[tuple[_Endpoint, _Endpoint]], bound_s: float) -> list[str]:
+    """Wait (bounded) until no TCP socket holds one of ``pairs`` (either way round), but one in
+    TIME_WAIT (which a restore may take over); returns those still held (local > remote)."""
+    if not pairs:
+        return []
+    wanted = {pair for local, remote in pairs for pair in ((local, remote), (remote, local))}
+    ports = {(local[1], remote[1]) for local, remote in wanted}
+    end = time.monotonic() + bound_s
+    while True:
+        busy = sorted(
+            {(local, remote) for local, remote, state, _ in _tcp_rows(ports) if state != "06"}
+            & wanted  # 06: TIME_WAIT
+        )
+        if not busy or time.monotonic() > end:
+            return [_name(local, remote) for local, remote in busy]
+        time.sleep(0.002)
 
 
 def _endpoint(text: str, width: int) -> _Endpoint:
     """``0100007F:B606`` (each 32-bit word of the address in host order) -> (address, port)."""
     address, port = text.split(":")
-    raw = bytes.fromhex(address)
+    return _address(address, width), int(port, 16)
+
+
+@functools.lru_cache(maxsize=1024)
+def _address(hex_address: str, width: int) -> str:
+    """The address part of :func:`_endpoint` (cached: a table repeats a few addresses)."""
+    raw = bytes.fromhex(hex_address)
     words = b"".join(raw[i : i + 4][::-1] for i in range(0, width, 4))
     ip = ipaddress.ip_address(words)
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return str(ip), int(port, 16)
+    return str(ip)
 
 
 def _external_tcp(root: int) -> list[tuple[_Endpoint, _Endpoint]]:
