@@ -300,9 +300,7 @@ class Warmup:
         named ``name`` (``taskName`` in logs), sees the caller's context variables and, with
         the X-Ray SDK loaded, the caller's open segment and subsegments.
         """
-        return self._loop.call(
-            carry_trace(func), start_timeout=_wait_budget(context), name=name
-        )
+        return self._loop.call(carry_trace(func), start_timeout=_wait_budget(context), name=name)
 
     # -- run: a coroutine from sync code --------------------------------------------------------
     def run[**P, R](

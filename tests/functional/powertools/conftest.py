@@ -14,8 +14,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import logger as logger_module
 from aws_lambda_powertools.metrics.provider import cold_start
 from aws_lambda_powertools.tracing import tracer as tracer_module
-from aws_xray_sdk.core import xray_recorder
-from aws_xray_sdk.core.lambda_launcher import LambdaContext
+from aws_xray_sdk.core import xray_recorder  # type: ignore[import-untyped]
+from aws_xray_sdk.core.lambda_launcher import LambdaContext  # type: ignore[import-untyped]
 
 from lambda_warmup import Settings, Warmup
 from tests.support.powertools import TRACE_HEADER, CapturedEmitter

@@ -100,9 +100,7 @@ def test_logger_inject_lambda_context(
     assert {line["function_name"] for line in lines} == {"orders"}
     assert {line["xray_trace_id"] for line in lines} == {TRACE_ROOT}
     # taskName names the handler on the warm loop; in the runtime's thread there is no task.
-    assert [line.get("taskName") for line in lines] == [
-        "handler" if kind == "async" else None
-    ] * 2
+    assert [line.get("taskName") for line in lines] == ["handler" if kind == "async" else None] * 2
 
 
 @pytest.mark.parametrize("kind", KINDS)
