@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
@@ -270,9 +271,13 @@ class Warmup:
             try:
                 self._prepare_invocation(context)
                 result = func(event, context)
-                if hasattr(result, "__await__"):  # not inspect.isawaitable: 10x the cost
+                if not hasattr(result, "__await__"):  # not inspect.isawaitable: 10x the cost
+                    return result
+                try:
                     return self._call_on_loop(functools.partial(_await, result), context, name)
-                return result
+                except InitWaitTimeoutError:
+                    _discard(result)  # the loop never started it: no "never awaited" warning
+                    raise
             finally:
                 invocation.active = False
                 _invocation.reset(token)
@@ -620,6 +625,13 @@ def _wait_budget(context: Any) -> float | None:
 
 async def _await[R](awaitable: Awaitable[R]) -> R:
     return await awaitable
+
+
+def _discard(awaitable: object) -> None:
+    """Close a coroutine that never started (one running on the loop cannot be closed)."""
+    if inspect.iscoroutine(awaitable) and inspect.getcoroutinestate(awaitable) == "CORO_CREATED":
+        with contextlib.suppress(ValueError):  # started meanwhile: it is the loop's now
+            awaitable.close()
 
 
 def _warn_unrebuilt[F: Callable[..., Any]](func: F, name: str) -> F:
