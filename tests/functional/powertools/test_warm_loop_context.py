@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import inspect
 import io
 import logging
 import subprocess
@@ -136,7 +137,7 @@ def test_rebuilding_leaves_the_users_own_wrapper_alone(warmup: Warmup, logger: L
 
     assert invoke(warm) == "ok"
     assert [cell.cell_contents for cell in injected.__closure__ or ()] == closure
-    assert injected.__wrapped__ is handler
+    assert inspect.unwrap(injected) is handler
 
 
 # -- context variables and Powertools' keys ---------------------------------------------------
