@@ -15,14 +15,11 @@ from __future__ import annotations
 
 import sys
 import threading
-import weakref
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any
 
-#: The warm loops' threads: where the store is per task (the threads, not their idents, which
-#: a later thread may be given).
-_loop_threads: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+from ._constants import LOOP_THREAD_NAME
 
 
 class _Slot:
@@ -67,7 +64,7 @@ class LoopLocal:
 
 
 def _namespace(thread_local: threading.local) -> dict[str, Any]:
-    if threading.current_thread() not in _loop_threads:
+    if threading.current_thread().name != LOOP_THREAD_NAME:  # where the store is per task
         return thread_local.__dict__
     import asyncio  # on the loop's thread, loaded by the loop already
 
@@ -107,7 +104,6 @@ def carry[R](func: Callable[[], Awaitable[R]]) -> Callable[[], Awaitable[R]]:
     async def with_caller_entities() -> R:
         import asyncio
 
-        _loop_threads.add(threading.current_thread())
         _slot.set(_Slot(asyncio.current_task(), caller))
         return await func()
 
