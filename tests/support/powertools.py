@@ -7,7 +7,10 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from tests.support.paths import REPO
 
 #: As Lambda sets ``_X_AMZN_TRACE_ID`` for an invocation: the function's segment is ``Parent``.
 TRACE_ROOT = "1-5759e988-bd862e3fe1be46a994272793"
@@ -90,3 +93,11 @@ def metric_values(documents: list[dict[str, Any]], name: str) -> list[float]:
             value = document[name]
             values.extend(value if isinstance(value, list) else [value])
     return values
+
+
+def powertools_layer(runtime: str = "python3.13") -> Path:
+    """A layer with Powertools as the orders sample pins it (its locked requirements, the same
+    cached layer the database tests use), for a function in the sandbox."""
+    from lambda_sandbox import dependencies_layer
+
+    return dependencies_layer(REPO / "samples" / "orders" / "requirements.txt", runtime)
