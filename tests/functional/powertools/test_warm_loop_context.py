@@ -99,6 +99,28 @@ def test_an_awaitable_waits_for_a_blocked_loop_only_until_the_deadline(warmup: W
     settle(blocker)
 
 
+def test_a_rebuilt_wrapper_waits_for_a_blocked_loop_only_until_the_deadline(
+    warmup: Warmup, logger: Logger
+):
+    gate = threading.Event()
+
+    @warmup.init(required=False)
+    async def blocker() -> None:
+        gate.wait(10)
+
+    @warmup.handler
+    @logger.inject_lambda_context
+    async def handler(event: Any, context: Any) -> str:
+        return "never"
+
+    try:
+        with pytest.raises(InitWaitTimeoutError, match="the warm loop did not answer within"):
+            invoke(handler, context=PowertoolsContext(remaining_ms=400))
+    finally:
+        gate.set()
+    settle(blocker)
+
+
 def test_a_wrapper_that_cannot_be_rebuilt_is_awaited_and_named_in_a_warning(
     warmup: Warmup, caplog: pytest.LogCaptureFixture
 ):
