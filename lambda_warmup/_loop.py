@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import sys
 import threading
 import traceback
@@ -63,11 +64,16 @@ class WarmLoop:
                 _close_before_thread_joins(self._on_exit)
             return self._portal
 
-    def start_soon(self, func: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+    def start_soon(
+        self, func: Callable[[], Coroutine[Any, Any, Any]], *, name: str | None = None
+    ) -> None:
         """Run ``func()`` as a task of the loop's root task group; never waits for the loop.
 
         anyio's ``portal.start_task_soon`` waits until the loop has taken the task, so a loop
         blocked by a misbehaving init would block the handler module's import with it.
+        ``name`` names the task (``taskName`` on a log line); the task runs in a copy of the
+        caller's ``contextvars`` context (asyncio's ``call_soon_threadsafe`` copies it in the
+        calling thread, and a task copies its creator's).
         """
         self.portal()
         loop, task_group = self._asyncio_loop, self._task_group
@@ -76,7 +82,7 @@ class WarmLoop:
         # anyio's start_soon needs a task context, which a bare loop callback lacks.
         import asyncio  # loaded by the running loop already
 
-        asyncio.run_coroutine_threadsafe(_spawn(task_group, func), loop)
+        asyncio.run_coroutine_threadsafe(_spawn(task_group, func, name or _name_of(func)), loop)
 
     def call[T](
         self,
@@ -84,12 +90,15 @@ class WarmLoop:
         *,
         timeout: float | None = None,
         start_timeout: float | None = None,
+        name: str | None = None,
     ) -> T:
         """Run ``func()`` on the loop and wait for its result (from any thread but the loop's).
 
         ``start_timeout`` bounds the wait for the loop to start running it, ``timeout`` the
         whole wait: past either, the loop is blocked (``func`` cannot have run, or cannot
         finish its own bounded wait), and ``InitWaitTimeoutError`` says where the loop is stuck.
+        The task is named ``name`` (default: ``func``'s qualified name) and sees the caller's
+        context variables.
         """
         if self.in_loop_thread():
             raise RuntimeError("lambda-warmup: blocking call made on the warm loop; await instead")
@@ -107,7 +116,7 @@ class WarmLoop:
                 if not isinstance(error, Exception):
                     raise
 
-        self.start_soon(run)
+        self.start_soon(run, name=name or _name_of(func))
         if start_timeout is not None and not started.wait(start_timeout):
             future.cancel()
             raise InitWaitTimeoutError(self._blocked(start_timeout))
@@ -169,8 +178,18 @@ async def _thread_ident() -> int:
     return threading.get_ident()
 
 
-async def _spawn(task_group: TaskGroup, func: Callable[[], Coroutine[Any, Any, Any]]) -> None:
-    task_group.start_soon(func)
+async def _spawn(
+    task_group: TaskGroup, func: Callable[[], Coroutine[Any, Any, Any]], name: str
+) -> None:
+    task_group.start_soon(func, name=name)
+
+
+def _name_of(func: Callable[..., Any]) -> str:
+    """A task's name: the function's qualified name (a ``partial``'s function's), so that
+    ``taskName`` on a log line says whose code logged it."""
+    while isinstance(func, functools.partial):
+        func = func.func
+    return str(getattr(func, "__qualname__", None) or repr(func))
 
 
 async def _running_loop() -> asyncio.AbstractEventLoop:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
@@ -21,6 +22,8 @@ from ._import_watch import wait_imports_finished
 from ._loop import WarmLoop
 from ._report import Report, build_report, send_report
 from ._settings import Settings
+from ._wrappers import rebuild_waiting, wraps_async
+from ._xray import carry as carry_trace
 from .exceptions import (
     AfterRestoreError,
     InitFailedError,
@@ -218,10 +221,10 @@ class Warmup:
         if not self._lifecycle_installed:
             self._install_lifecycle()
         self._declaring_modules[getattr(func, "__module__", None) or "__main__"] = None
-        self._loop.start_soon(handle.run)
+        self._loop.start_soon(handle.run, name=handle.name)
         if not self._report_scheduled:
             self._report_scheduled = True
-            self._loop.start_soon(self._report_when_settled)
+            self._loop.start_soon(self._report_when_settled, name="lambda-warmup report")
         return handle
 
     # -- @warm_handler ----------------------------------------------------------------------
@@ -238,21 +241,28 @@ class Warmup:
         It waits for them within the invocation's remaining time (less a small margin), retries
         inits that failed before, and raises ``InitFailedError`` naming a required init that
         failed, or ``InitWaitTimeoutError`` naming those still running. An ``async def`` handler
-        runs on the warm loop, beside the clients its inits made; a ``def`` handler runs as is.
+        runs on the warm loop, beside the clients its inits made; a ``def`` handler runs as is,
+        and what it returns, if awaitable, is awaited on the warm loop. A ``def`` decorator's
+        wrapper around an ``async def`` (Powertools' ``@logger.inject_lambda_context`` below
+        ``@warm_handler``) waits for the handler, as it would above ``@warm_handler``.
         """
         if not self._report_scheduled and self.settings.extension_expected:
             # A handler module with the hold asked for but no init still reports (none), once
             # its import is done: else the extension would hold INIT for all of WARMING_TIMEOUT.
             self._report_scheduled = True
-            self._loop.start_soon(self._report_when_settled)
+            self._loop.start_soon(self._report_when_settled, name="lambda-warmup report")
+        name = _default_name(func)
         if inspect.iscoroutinefunction(func):
 
             @functools.wraps(func)
             def run_async(event: Any, context: Any) -> Any:
                 self._prepare_invocation(context)
-                return self._call_on_loop(functools.partial(func, event, context), context)
+                return self._call_on_loop(functools.partial(func, event, context), context, name)
 
             return run_async
+
+        if wraps_async(func):
+            func = rebuild_waiting(func, self._waiting) or _warn_unrebuilt(func, name)
 
         @functools.wraps(func)
         def run_sync(event: Any, context: Any) -> Any:
@@ -260,21 +270,42 @@ class Warmup:
             token = _invocation.set(invocation)
             try:
                 self._prepare_invocation(context)
-                return func(event, context)
+                result = func(event, context)
+                if not hasattr(result, "__await__"):  # not inspect.isawaitable: 10x the cost
+                    return result
+                try:
+                    return self._call_on_loop(functools.partial(_await, result), context, name)
+                except InitWaitTimeoutError:
+                    _discard(result)  # the loop never started it: no "never awaited" warning
+                    raise
             finally:
                 invocation.active = False
                 _invocation.reset(token)
 
         return run_sync
 
-    def _call_on_loop[R](self, func: Callable[[], Awaitable[R]], context: Any) -> R:
+    def _waiting(self, async_fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
+        """A ``def`` that runs ``async_fn`` on the warm loop and returns its result: what a
+        rebuilt chain of ``def`` wrappers calls in place of the ``async def`` handler."""
+
+        @functools.wraps(async_fn)
+        def waiting(*args: Any, **kwargs: Any) -> Any:
+            return self.run(async_fn, *args, **kwargs)
+
+        return waiting
+
+    def _call_on_loop[R](
+        self, func: Callable[[], Awaitable[R]], context: Any, name: str | None = None
+    ) -> R:
         """Run ``func()`` on the warm loop for an invocation and wait for its result.
 
         Bounded until ``func`` starts by the invocation's remaining time: a loop blocked by a
         misbehaving init gives one clear ``InitWaitTimeoutError`` instead of Lambda's bare
-        "Task timed out". ``func``'s own exception reaches the caller unchanged.
+        "Task timed out". ``func``'s own exception reaches the caller unchanged. The task is
+        named ``name`` (``taskName`` in logs), sees the caller's context variables and, with
+        the X-Ray SDK loaded, the caller's open segment and subsegments.
         """
-        return self._loop.call(func, start_timeout=_wait_budget(context))
+        return self._loop.call(carry_trace(func), start_timeout=_wait_budget(context), name=name)
 
     # -- run: a coroutine from sync code --------------------------------------------------------
     def run[**P, R](
@@ -305,7 +336,7 @@ class Warmup:
             )
         invocation = _invocation.get()
         context = invocation.context if invocation is not None and invocation.active else None
-        return self._call_on_loop(functools.partial(async_fn, *args, **kwargs), context)
+        return self._call_on_loop(functools.partial(async_fn, *args, **kwargs), context, name)
 
     def _prepare_invocation(self, context: Any) -> None:
         if self._marker is not None:
@@ -316,7 +347,7 @@ class Warmup:
         for handle in handles:
             if handle.state == "failed":  # a transient failure must not poison the sandbox
                 handle.reset_for_retry()
-                self._loop.start_soon(handle.run)
+                self._loop.start_soon(handle.run, name=handle.name)
         if not any(handle.required for handle in handles):
             return
         budget = _wait_budget(context)
@@ -590,6 +621,28 @@ def _wait_budget(context: Any) -> float | None:
     if remaining is None:
         return None
     return max(0.0, float(remaining()) / 1000 - c.HANDLER_DEADLINE_MARGIN)
+
+
+async def _await[R](awaitable: Awaitable[R]) -> R:
+    return await awaitable
+
+
+def _discard(awaitable: object) -> None:
+    """Close a coroutine that never started (one running on the loop cannot be closed)."""
+    if inspect.iscoroutine(awaitable) and inspect.getcoroutinestate(awaitable) == "CORO_CREATED":
+        with contextlib.suppress(ValueError):  # started meanwhile: it is the loop's now
+            awaitable.close()
+
+
+def _warn_unrebuilt[F: Callable[..., Any]](func: F, name: str) -> F:
+    logger.warning(
+        "lambda-warmup: handler '%s' is a def wrapping an async def, and the wrapper could not "
+        "be made to wait for it: what it returns is awaited on the warm loop, but the "
+        "wrapper's own work after the call runs before the handler does; put that decorator "
+        "above @warm_handler",
+        name,
+    )
+    return func
 
 
 def _default_name(func: Callable[..., Any]) -> str:
