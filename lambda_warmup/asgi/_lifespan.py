@@ -1,0 +1,136 @@
+"""The ASGI lifespan protocol (spec 2.0) run against an app: startup, then shutdown.
+
+The app's lifespan call is one long task on the warm loop: started by the lifespan init, it sits
+between ``lifespan.startup.complete`` and ``lifespan.shutdown`` for the sandbox's whole life.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import anyio
+
+from ..exceptions import describe
+from ._errors import LifespanError
+from ._types import ASGIApp, LifespanMode, Message
+
+logger = logging.getLogger("lambda_warmup.asgi")
+
+
+class LifespanCycle:
+    """One run of an app's lifespan: ``run`` is the app's task, ``startup`` and ``shutdown`` are
+    awaited by the init that owns it (all on the warm loop)."""
+
+    def __init__(self, app: ASGIApp, mode: LifespanMode) -> None:
+        self._app = app
+        self._mode = mode
+        #: ``scope["state"]``: what the app's startup leaves there (Starlette: what it yields).
+        self.state: dict[str, Any] = {}
+        self.supported = True
+        self._inbox_send, self._inbox = anyio.create_memory_object_stream[Message](2)
+        self._startup_received = False
+        self._startup_answer: Message | None = None
+        self._shutdown_answer: Message | None = None
+        self._startup_settled = anyio.Event()
+        self._shutdown_settled = anyio.Event()
+        self._finished = False
+        self._error: BaseException | None = None
+        self._cancel = anyio.CancelScope()
+
+    async def run(self) -> None:
+        """The app's lifespan call; ends when the app returns (or at ``abandon``)."""
+        scope = {
+            "type": "lifespan",
+            "asgi": {"version": "3.0", "spec_version": "2.0"},
+            "state": self.state,
+        }
+        with self._cancel:
+            try:
+                await self._app(scope, self._receive, self._send)
+            except anyio.get_cancelled_exc_class():
+                raise
+            except BaseException as error:  # the app's own, even SystemExit: never the loop's
+                self._error = error
+            finally:
+                self._finished = True
+                self._startup_settled.set()
+                self._shutdown_settled.set()
+
+    def abandon(self) -> None:
+        """Cancel the app's lifespan call (a startup that timed out or failed)."""
+        self._cancel.cancel()
+
+    async def startup(self) -> dict[str, Any]:
+        """Send ``lifespan.startup`` and wait for the app's answer; the state on success.
+
+        An app that raises or returns before it receives ``lifespan.startup`` does not support
+        the lifespan (ASGI: the server carries on without it), unless the mode is ``"on"``.
+        """
+        await self._inbox_send.send({"type": "lifespan.startup"})
+        await self._startup_settled.wait()
+        answer = self._startup_answer
+        if answer is not None and answer["type"] == "lifespan.startup.complete":
+            return self.state
+        if answer is not None:
+            raise LifespanError(
+                f"ASGI lifespan startup failed: {answer.get('message') or '(no message)'}"
+            )
+        if self._startup_received:
+            raise LifespanError(
+                f"ASGI lifespan startup ended without lifespan.startup.complete: {self._ending()}"
+            ) from self._error
+        if self._mode == "on":
+            raise LifespanError(
+                f"the app does not support the ASGI lifespan ({self._ending()} before receiving "
+                "lifespan.startup) and warm_asgi(lifespan='on') requires it; use lifespan='auto'"
+            ) from self._error
+        self.supported = False
+        logger.info(
+            "lambda-warmup: the ASGI app does not support the lifespan (%s before receiving "
+            "lifespan.startup); serving it without startup and shutdown",
+            self._ending(),
+        )
+        return self.state
+
+    async def shutdown(self) -> None:
+        """Send ``lifespan.shutdown`` and wait for the app's answer (bounded by the caller)."""
+        if not self.supported or self._finished:
+            return
+        await self._inbox_send.send({"type": "lifespan.shutdown"})
+        await self._shutdown_settled.wait()
+        answer = self._shutdown_answer
+        if answer is not None and answer["type"] == "lifespan.shutdown.failed":
+            logger.error(
+                "lambda-warmup: ASGI lifespan shutdown failed: %s",
+                answer.get("message") or "(no message)",
+            )
+        elif answer is None:
+            logger.error(
+                "lambda-warmup: ASGI lifespan shutdown ended without "
+                "lifespan.shutdown.complete: %s",
+                self._ending(),
+                exc_info=self._error,
+            )
+
+    def _ending(self) -> str:
+        return "it returned" if self._error is None else f"it raised {describe(self._error)}"
+
+    async def _receive(self) -> Message:
+        message = await self._inbox.receive()
+        if message["type"] == "lifespan.startup":
+            self._startup_received = True
+        return message
+
+    async def _send(self, message: Message) -> None:
+        kind = message.get("type")
+        starting = kind in ("lifespan.startup.complete", "lifespan.startup.failed")
+        stopping = kind in ("lifespan.shutdown.complete", "lifespan.shutdown.failed")
+        if starting and self._startup_received and self._startup_answer is None:
+            self._startup_answer = message
+            self._startup_settled.set()
+        elif stopping and self._startup_answer is not None and self._shutdown_answer is None:
+            self._shutdown_answer = message
+            self._shutdown_settled.set()
+        else:
+            raise RuntimeError(f"unexpected ASGI message {kind!r} at this point of the lifespan")
