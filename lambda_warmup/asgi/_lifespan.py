@@ -28,7 +28,9 @@ class LifespanCycle:
         #: ``scope["state"]``: what the app's startup leaves there (Starlette: what it yields).
         self.state: dict[str, Any] = {}
         self.supported = True
-        self._inbox_send, self._inbox = anyio.create_memory_object_stream[Message](2)
+        #: What the app has yet to receive (``lifespan.startup``, later ``lifespan.shutdown``).
+        self._inbox: list[Message] = []
+        self._arrived = anyio.Event()
         self._startup_received = False
         self._startup_answer: Message | None = None
         self._shutdown_answer: Message | None = None
@@ -67,7 +69,7 @@ class LifespanCycle:
         An app that raises or returns before it receives ``lifespan.startup`` does not support
         the lifespan (ASGI: the server carries on without it), unless the mode is ``"on"``.
         """
-        await self._inbox_send.send({"type": "lifespan.startup"})
+        self._post({"type": "lifespan.startup"})
         await self._startup_settled.wait()
         answer = self._startup_answer
         if answer is not None and answer["type"] == "lifespan.startup.complete":
@@ -97,7 +99,7 @@ class LifespanCycle:
         """Send ``lifespan.shutdown`` and wait for the app's answer (bounded by the caller)."""
         if not self.supported or self._finished:
             return
-        await self._inbox_send.send({"type": "lifespan.shutdown"})
+        self._post({"type": "lifespan.shutdown"})
         await self._shutdown_settled.wait()
         answer = self._shutdown_answer
         if answer is not None and answer["type"] == "lifespan.shutdown.failed":
@@ -116,8 +118,15 @@ class LifespanCycle:
     def _ending(self) -> str:
         return "it returned" if self._error is None else f"it raised {describe(self._error)}"
 
+    def _post(self, message: Message) -> None:
+        self._inbox.append(message)
+        self._arrived.set()
+
     async def _receive(self) -> Message:
-        message = await self._inbox.receive()
+        while not self._inbox:
+            self._arrived = anyio.Event()
+            await self._arrived.wait()
+        message = self._inbox.pop(0)
         if message["type"] == "lifespan.startup":
             self._startup_received = True
         return message
