@@ -18,6 +18,15 @@ from ._types import ASGIApp, LifespanMode, Message
 logger = logging.getLogger("lambda_warmup.asgi")
 
 
+#: Seconds the app may take to end after ``lifespan.startup.failed`` (to learn its exception).
+_FAILED_APP_GRACE = 1.0
+
+
+def _last_line(message: object) -> str:
+    lines = [line for line in str(message or "").splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "(no message)"
+
+
 class LifespanCycle:
     """One run of an app's lifespan: ``run`` is the app's task, ``startup`` and ``shutdown`` are
     awaited by the init that owns it (all on the warm loop)."""
@@ -37,6 +46,7 @@ class LifespanCycle:
         self._startup_settled = anyio.Event()
         self._shutdown_settled = anyio.Event()
         self._finished = False
+        self._ended = anyio.Event()
         self._error: BaseException | None = None
         self._cancel = anyio.CancelScope()
 
@@ -56,6 +66,7 @@ class LifespanCycle:
                 self._error = error
             finally:
                 self._finished = True
+                self._ended.set()
                 self._startup_settled.set()
                 self._shutdown_settled.set()
 
@@ -75,9 +86,12 @@ class LifespanCycle:
         if answer is not None and answer["type"] == "lifespan.startup.complete":
             return self.state
         if answer is not None:
-            raise LifespanError(
-                f"ASGI lifespan startup failed: {answer.get('message') or '(no message)'}"
-            )
+            # Starlette sends the whole traceback as the message, then re-raises: the error it
+            # raises makes the one-line cause (and the traceback in the init's log entry).
+            with anyio.move_on_after(_FAILED_APP_GRACE):
+                await self._ended.wait()
+            cause = describe(self._error) if self._error else _last_line(answer.get("message"))
+            raise LifespanError(f"ASGI lifespan startup failed: {cause}") from self._error
         if self._startup_received:
             raise LifespanError(
                 f"ASGI lifespan startup ended without lifespan.startup.complete: {self._ending()}"
