@@ -335,3 +335,21 @@ def test_asgi_is_not_imported_by_the_library():
         [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=30
     )
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_each_request_gets_its_own_copy_of_the_state(warmup: Warmup):
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        yield {"greeting": "hi"}
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/mark")
+    async def mark(request: Request) -> dict[str, Any]:
+        seen = getattr(request.state, "marked", False)
+        request.state.marked = True
+        return {"seen": seen, "greeting": request.state.greeting}
+
+    handler = warm_asgi(app, warmup=warmup)
+    answers = [json.loads(get(handler, "/mark")["body"]) for _ in range(2)]
+    assert answers == [{"seen": False, "greeting": "hi"}] * 2
