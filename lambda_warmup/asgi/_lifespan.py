@@ -45,7 +45,6 @@ class LifespanCycle:
         self._shutdown_answer: Message | None = None
         self._startup_settled = anyio.Event()
         self._shutdown_settled = anyio.Event()
-        self._finished = False
         self._ended = anyio.Event()
         self._error: BaseException | None = None
         self._cancel = anyio.CancelScope()
@@ -65,7 +64,6 @@ class LifespanCycle:
             except BaseException as error:  # the app's own, even SystemExit: never the loop's
                 self._error = error
             finally:
-                self._finished = True
                 self._ended.set()
                 self._startup_settled.set()
                 self._shutdown_settled.set()
@@ -111,7 +109,7 @@ class LifespanCycle:
 
     async def shutdown(self) -> None:
         """Send ``lifespan.shutdown`` and wait for the app's answer (bounded by the caller)."""
-        if not self.supported or self._finished:
+        if not self.supported or self._ended.is_set():
             return
         self._post({"type": "lifespan.shutdown"})
         await self._shutdown_settled.wait()

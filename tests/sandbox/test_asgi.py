@@ -22,7 +22,9 @@ CODE = FUNCTIONS / "web"
 INVOCATIONS = 10
 
 
-def web_sandbox(tmp_path: Path, lines: list[str], handler: str) -> Sandbox:
+def web_sandbox(
+    tmp_path: Path, lines: list[str], handler: str, env: dict[str, str] | None = None
+) -> Sandbox:
     spec = FunctionSpec(
         code_dir=CODE,
         handler=handler,
@@ -34,6 +36,7 @@ def web_sandbox(tmp_path: Path, lines: list[str], handler: str) -> Sandbox:
             "WARMUP_PORT": str(free_port()),
             "WARMING_TIMEOUT": "5s",
             "AWS_LAMBDA_LOG_LEVEL": "INFO",
+            **(env or {}),
         },
         name="asgi-e2e",
         timeout_s=5.0,
@@ -94,3 +97,19 @@ def test_mangum_starts_and_stops_the_lifespan_in_every_invocation(tmp_path: Path
     assert [a["shutdowns"] for a in answers] == list(range(INVOCATIONS))
     assert len({a["resource"] for a in answers}) > 1, "a new resource in each invocation"
     assert len(function_lines(sandbox, "lifespan shutdown")) == INVOCATIONS
+
+
+def test_init_is_held_until_a_slow_startup_is_done(tmp_path: Path):
+    lines: list[str] = []
+    env = {"STARTUP_DELAY_S": "1.5"}
+    with web_sandbox(tmp_path, lines, "web_app.warm.handler", env) as sandbox:
+        init = sandbox.start()
+        assert init.status == "success", lines
+        assert init.duration_ms >= 1500, "INIT ended before the lifespan's startup"
+        assert function_lines(sandbox, "lifespan ok"), "the report names the lifespan init"
+        first = sandbox.invoke(http_api(ClientRequest(path="/count")))
+        assert first.status == "success", (first.payload, lines[-30:])
+        assert json.loads(first.json()["body"])["startups"] == 1
+    [startup] = function_lines(sandbox, "lifespan startup")
+    invoke = next(r for r in sandbox.records if r["event"] == "invoke_start")
+    assert startup["t_ms"] < invoke["t_ms"], "the startup was done before the first request"

@@ -353,3 +353,26 @@ def test_each_request_gets_its_own_copy_of_the_state(warmup: Warmup):
     handler = warm_asgi(app, warmup=warmup)
     answers = [json.loads(get(handler, "/mark")["body"]) for _ in range(2)]
     assert answers == [{"seen": False, "greeting": "hi"}] * 2
+
+
+def test_failed_shutdown_is_logged_and_the_rest_of_close_runs(
+    warmup: Warmup, caplog: pytest.LogCaptureFixture
+):
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        raise OSError("pool already closed")
+
+    closed: list[str] = []
+
+    @warmup.init
+    async def before() -> AsyncIterator[None]:
+        yield
+        closed.append("the init declared before")
+
+    warm_asgi(FastAPI(lifespan=lifespan), warmup=warmup)
+    settle(warmup.handles[1])
+    assert warmup.close(timeout=5) is True
+    assert "ASGI lifespan shutdown failed" in caplog.text
+    assert "OSError: pool already closed" in caplog.text
+    assert closed == ["the init declared before"]

@@ -9,6 +9,7 @@ import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -23,6 +24,7 @@ class Resource:
 
 @contextlib.asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+    await anyio.sleep(float(os.environ.get("STARTUP_DELAY_S", "0")))  # e.g. a pool's connect
     COUNTS["startup"] += 1
     print(f"lifespan startup {COUNTS['startup']} in {threading.current_thread().name}", flush=True)
     yield {"resource": Resource()}
