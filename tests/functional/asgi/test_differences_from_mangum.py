@@ -128,3 +128,11 @@ def test_unknown_event_is_a_clear_error(ours: Any, event: Any):
         bounded(lambda: ours(http_api(ClientRequest(path="/hello")), FakeContext()))["statusCode"]
         == 200
     )
+
+
+def test_docs_behind_a_rest_api_stage_point_at_the_staged_schema(ours: Any, mangum: MangumRunner):
+    """FastAPI's /docs page loads its schema from root_path + /openapi.json: behind a stage,
+    Mangum's page points at a URL the API does not serve."""
+    mine, theirs = both(ours, mangum, rest_api(ClientRequest(path="/docs"), stage="prod"))
+    assert "url: '/prod/openapi.json'" in mine["body"]
+    assert "url: '/openapi.json'" in theirs["body"]

@@ -376,3 +376,35 @@ def test_failed_shutdown_is_logged_and_the_rest_of_close_runs(
     assert "ASGI lifespan shutdown failed" in caplog.text
     assert "OSError: pool already closed" in caplog.text
     assert closed == ["the init declared before"]
+
+
+def test_concurrent_invocations_are_served_together_on_the_loop(warmup: Warmup):
+    """Managed Instances send several invocations at once (one thread each): each request waits
+    until all have arrived, which only requests running together on the loop can do."""
+    arrived = 0
+    everyone = anyio.Event()
+    callers = 3
+    app = FastAPI()
+
+    @app.get("/meet")
+    async def meet() -> dict[str, Any]:
+        nonlocal arrived
+        arrived += 1
+        if arrived == callers:
+            everyone.set()
+        with anyio.fail_after(5):
+            await everyone.wait()
+        return {"thread": threading.current_thread().name}
+
+    handler = warm_asgi(app, warmup=warmup)
+    results: list[dict[str, Any]] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(get(handler, "/meet")))
+        for _ in range(callers)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert [r["statusCode"] for r in results] == [200] * callers
+    assert {json.loads(r["body"])["thread"] for r in results} == {LOOP_THREAD}
