@@ -47,12 +47,17 @@ class HttpResponse:
     body: bytes = b""
 
     def header_items(self) -> list[tuple[str, str]]:
-        """The headers as text: names lowercase, values latin-1 (HTTP's header charset)."""
-        return [
-            (name.decode("latin-1").lower(), value.decode("latin-1"))
-            for name, value in self.headers
-        ]
+        """The headers as text, names lowercase (values UTF-8, as Lambda's JSON carries them;
+        bytes that are not UTF-8 read as latin-1, HTTP's historical header charset)."""
+        return [(_text(name).lower(), _text(value)) for name, value in self.headers]
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (lowercase), if the app sent it."""
         return next((value for key, value in self.header_items() if key == name), None)
+
+
+def _text(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")

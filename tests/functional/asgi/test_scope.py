@@ -240,3 +240,9 @@ def test_json_body_reaches_the_app_as_text(handler: Any, recorder: Recorder):
     body = json.dumps({"name": "Zoë"}).encode()
     call(handler, rest_api(ClientRequest("POST", "/", body=body)))
     assert recorder.bodies == [body]
+
+
+def test_utf8_response_header_stays_utf8(handler: Any, recorder: Recorder):
+    name = 'attachment; filename="résumé.pdf"'
+    recorder.answer = (200, [(b"content-disposition", name.encode())], b"")
+    assert call(handler, http_api(ClientRequest()))["headers"] == {"content-disposition": name}
