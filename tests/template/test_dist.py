@@ -135,8 +135,12 @@ def test_wheel_is_the_library_only(dist: Dist) -> None:
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
         metadata = zf.read(f"lambda_warmup-{dist.version}.dist-info/METADATA").decode()
-    sources = sorted(p.name for p in (REPO / "lambda_warmup").iterdir() if p.suffix == ".py")
-    assert sorted(n.split("/")[1] for n in names if n.endswith(".py")) == sources
+    sources = sorted(
+        p.relative_to(REPO).as_posix()
+        for p in (REPO / "lambda_warmup").rglob("*.py")
+        if "__pycache__" not in p.parts
+    )
+    assert sorted(n for n in names if n.endswith(".py")) == sources  # with lambda_warmup/asgi/
     assert "lambda_warmup/py.typed" in names
     assert {n.split("/")[0] for n in names} == {
         "lambda_warmup",

@@ -98,6 +98,16 @@ def test_pure_python_so_one_layer_serves_both_architectures(layer: Path) -> None
     )
 
 
+def test_optional_parts_ship_whole(layer: Path) -> None:
+    """The layer has every module of the library's subpackages (``lambda_warmup.asgi``)."""
+    shipped = layer / "python" / "lambda_warmup"
+    ours = REPO / "lambda_warmup"
+    assert sorted(p.relative_to(shipped) for p in shipped.rglob("*.py")) == sorted(
+        p.relative_to(ours) for p in ours.rglob("*.py") if "__pycache__" not in p.parts
+    )
+    assert (shipped / "asgi" / "__init__.py").is_file()
+
+
 def test_pyc_name_the_paths_lambda_runs_them_from(layer: Path, tag: str) -> None:
     data = (layer / "python" / "lambda_warmup" / "__pycache__" / f"_warmup.{tag}.pyc").read_bytes()
     assert b"/opt/python/lambda_warmup/_warmup.py" in data
