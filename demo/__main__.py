@@ -146,7 +146,7 @@ def _orders_summary(out: IO[str], outcomes: list[runner.Outcome]) -> None:
             pc_yes=by["provisioned-concurrency", True].first_ms,
         )
     )
-    out.write("\n" + observed.summary(by["on-demand", True]))
+    out.write("\n" + observed.summary(by["on-demand", True]) + "\n")
 
 
 def serve(build_dir: Path) -> int:

@@ -96,7 +96,7 @@ def summary(outcome: Outcome) -> str:
         f"{scenario.label.split()[0]} sample, {scenario.init_type}, "
         f"{'with' if scenario.hold else 'without'} the hold"
     )
-    out = [f"Logged and measured by the function with Powertools ({where}; shortened):"]
+    out = [f"What the function logged and measured with Powertools ({where}):"]
     out += invocation_lines("1st invocation ", outcome.invocations[0].logs)
     if len(outcome.invocations) > 1:
         out += invocation_lines("warm invocation", outcome.invocations[-1].logs, ["cold_start"])
