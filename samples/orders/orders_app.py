@@ -23,8 +23,8 @@ carry the caller's ``correlation_id``, which every log line of its invocation th
 
 Powertools for AWS Lambda logs and measures it, as in the quotes samples: ``Logger`` (JSON lines,
 service ``POWERTOOLS_SERVICE_NAME``) and ``Metrics`` (EMF, namespace
-``POWERTOOLS_METRICS_NAMESPACE``; ``OrdersStored``, ``OrdersRead``, ``OrdersRejected``, and
-``ColdStart`` once), their decorators above ``@warm_handler``.
+``POWERTOOLS_METRICS_NAMESPACE``; ``OrdersStored``, ``OrdersRejected``, ``OrdersRead``,
+``OrdersNotFound``, and ``ColdStart`` once), their decorators above ``@warm_handler``.
 """
 
 from __future__ import annotations
@@ -230,7 +230,11 @@ async def read_order(order_id: object) -> dict[str, Any]:
 async def orders(event: dict[str, Any], context: object) -> dict[str, Any]:
     """Places the order in ``event``, or reads back ``event["order_id"]``."""
     if "order_id" in event:
-        order = await read_order(event["order_id"])
+        try:
+            order = await read_order(event["order_id"])
+        except LookupError:
+            metrics.add_metric(name="OrdersNotFound", unit=MetricUnit.Count, value=1)
+            raise
         metrics.add_metric(name="OrdersRead", unit=MetricUnit.Count, value=1)
         logger.info("order read", extra={"order_id": order["order_id"]})
         return order

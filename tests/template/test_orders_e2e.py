@@ -7,7 +7,8 @@ environment uses the connection the pool opened in INIT (one ``pg_backend_pid()`
 invocations, and that backend started before the first request), the teardowns close what the
 inits opened at SHUTDOWN, and with SnapStart each restored copy has a connection of its own.
 And what it tells its team: Powertools' JSON log lines (with the caller's correlation id) and
-EMF metrics (``OrdersStored``, ``OrdersRead``, ``OrdersRejected``, ``ColdStart``).
+EMF metrics (``OrdersStored``, ``OrdersRejected``, ``OrdersRead``, ``OrdersNotFound``,
+``ColdStart``).
 """
 
 from __future__ import annotations
@@ -214,6 +215,7 @@ def test_a_bad_event_fails_alone_and_the_environment_serves_on(
     assert emf_metrics(bad.logs, NAMESPACE) == [{"OrdersRejected": 1.0}]
     assert missing.status == "error"
     assert missing.json()["errorType"] == "LookupError"
+    assert emf_metrics(missing.logs, NAMESPACE) == [{"OrdersNotFound": 1.0}]
     assert int(db.sql("SELECT count(*) FROM orders")[0][0]) == int(before[0][0]) + 1
     assert good["order_id"] in _queued(local)
 
