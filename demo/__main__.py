@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import IO
 
-from . import runner, services
+from . import observed, runner, services
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -126,6 +126,7 @@ def _quotes_summary(out: IO[str], outcomes: list[runner.Outcome], idle: float) -
             pc_yes=by[fn, "provisioned-concurrency", True].first_ms,
         )
     )
+    out.write("\n" + observed.summary(by[fn, "on-demand", True]))
 
 
 def _orders_summary(out: IO[str], outcomes: list[runner.Outcome]) -> None:
@@ -145,6 +146,7 @@ def _orders_summary(out: IO[str], outcomes: list[runner.Outcome]) -> None:
             pc_yes=by["provisioned-concurrency", True].first_ms,
         )
     )
+    out.write("\n" + observed.summary(by["on-demand", True]) + "\n")
 
 
 def serve(build_dir: Path) -> int:

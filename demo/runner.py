@@ -10,13 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from lambda_sandbox import FunctionSpec, InitType, Sandbox, load_template
+from lambda_sandbox import FunctionSpec, InitType, InvokeResult, Sandbox, load_template
 
 from .services import free_port
 
 EVENT = {"query": "oak chair", "quantity": 2}
-#: The orders sample's event (as ``samples/events/order.json``).
+#: The orders sample's event (as ``samples/events/order.json``), with the caller's correlation id.
 ORDER_EVENT: dict[str, Any] = {
+    "correlation_id": "checkout-7f3a9c",
     "customer": "ada",
     "items": [{"sku": "SKU-000042", "quantity": 2}, {"sku": "SKU-000117", "quantity": 1}],
 }
@@ -72,6 +73,9 @@ class Outcome:
     """The first invocation's answer."""
     responses: list[dict[str, Any]] = field(default_factory=list)
     """Every invocation's answer, the first one first."""
+    invocations: list[InvokeResult] = field(default_factory=list)
+    """Every invocation, the first one first: request id, and log lines (the function's and the
+    extensions'; the samples' Powertools Logger lines and Metrics documents among them)."""
 
     @property
     def caller_waited_ms(self) -> float:
@@ -137,6 +141,7 @@ def run(
         warm_ms=statistics.median(w.duration_ms for w in warm),
         response=response,
         responses=[response, *(w.json() for w in warm)],
+        invocations=[first, *warm],
     )
 
 

@@ -12,6 +12,13 @@ The handler is ``async`` and runs on the same loop, so the client made at INIT i
 the layer's extension and ``WARMING_TIMEOUT`` set, INIT lasts until the three are done; without,
 the first invocation waits for them.
 
+Observability is the function's own, with Powertools for AWS Lambda: ``Logger`` writes one JSON
+line per record (service from ``POWERTOOLS_SERVICE_NAME``; the invocation's request id and cold
+start flag from ``inject_lambda_context``), ``Metrics`` prints CloudWatch EMF (namespace from
+``POWERTOOLS_METRICS_NAMESPACE``): ``QuotesServed`` per invocation, ``ColdStart`` once. Their
+decorators go above ``@warm_handler``. Powertools is a dependency of the function (its
+``requirements.txt``), not of lambda-warmup's layer; its import adds ~17 ms to the module's.
+
 Event: ``{"query": "oak chair", "quantity": 2}``.
 """
 
@@ -21,9 +28,14 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 from quotes_common import Catalog, Settings, build_catalog, load_settings
 
 from lambda_warmup import warm_handler, warm_init
+
+logger = Logger()
+metrics = Metrics()
 
 
 @warm_init(timeout=10.0, retries=2)
@@ -48,6 +60,10 @@ def catalog() -> Catalog:
     return build_catalog()
 
 
+# Powertools' decorators above @warm_handler: they wrap the invocation as Lambda calls it (any
+# wait for pending inits included); the body, on the warm loop, logs with the keys they set.
+@logger.inject_lambda_context
+@metrics.log_metrics(capture_cold_start_metric=True)
 @warm_handler
 async def quote(event: dict[str, object], context: object) -> dict[str, object]:
     """The best rated products matching ``query``, priced by the quotes API concurrently."""
@@ -63,6 +79,10 @@ async def quote(event: dict[str, object], context: object) -> dict[str, object]:
     for product, response in zip(products, responses, strict=True):
         response.raise_for_status()
         quotes.append({**product, "price": response.json()})
+    metrics.add_metric(name="QuotesServed", unit=MetricUnit.Count, value=len(quotes))
+    logger.info(
+        "quoted", extra={"query": query, "quantity": quantity, "skus": [q["sku"] for q in quotes]}
+    )
     return {"query": query, "quantity": quantity, "quotes": quotes}
 
 
@@ -71,6 +91,6 @@ def handler(event: dict[str, object], context: object) -> dict[str, object]:
     on arrival: the inits still pending then, which it had to wait for. The demo prints it."""
     inits = (settings, api, catalog)
     pending = [init.name for init in inits if not init.done()]
-    response = quote(event, context)
+    response: dict[str, object] = quote(event, context)  # Powertools types it Any
     response["arrival"] = {"inits": [init.name for init in inits], "pending_inits": pending}
     return response

@@ -3,7 +3,7 @@
 For code that is not async: each ``def`` init runs in lambda-warmup's worker threads, starting at
 import, and a ``def`` init reads another's value with ``result()``. ``@warm_handler`` on a ``def``
 handler waits for the inits (bounded by the invocation's remaining time) and then calls it on the
-runtime's thread, as Lambda would.
+runtime's thread, as Lambda would. Powertools' ``Logger`` and ``Metrics`` as in ``quotes_async``.
 
 Event: ``{"query": "oak chair", "quantity": 2}``.
 """
@@ -11,9 +11,14 @@ Event: ``{"query": "oak chair", "quantity": 2}``.
 from __future__ import annotations
 
 import httpx
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 from quotes_common import Catalog, Settings, build_catalog, load_settings
 
 from lambda_warmup import warm_handler, warm_init
+
+logger = Logger()
+metrics = Metrics()
 
 
 @warm_init(timeout=10.0, retries=2)
@@ -37,6 +42,8 @@ def catalog() -> Catalog:
     return build_catalog()
 
 
+@logger.inject_lambda_context
+@metrics.log_metrics(capture_cold_start_metric=True)
 @warm_handler
 def quote(event: dict[str, object], context: object) -> dict[str, object]:
     """The best rated products matching ``query``, each priced by the quotes API."""
@@ -48,6 +55,10 @@ def quote(event: dict[str, object], context: object) -> dict[str, object]:
         response = api.value.get(f"/prices/{product['sku']}", params={"quantity": quantity})
         response.raise_for_status()
         quotes.append({**product, "price": response.json()})
+    metrics.add_metric(name="QuotesServed", unit=MetricUnit.Count, value=len(quotes))
+    logger.info(
+        "quoted", extra={"query": query, "quantity": quantity, "skus": [q["sku"] for q in quotes]}
+    )
     return {"query": query, "quantity": quantity, "quotes": quotes}
 
 
@@ -56,6 +67,6 @@ def handler(event: dict[str, object], context: object) -> dict[str, object]:
     on arrival: the inits still pending then, which it had to wait for. The demo prints it."""
     inits = (settings, api, catalog)
     pending = [init.name for init in inits if not init.done()]
-    response = quote(event, context)
+    response: dict[str, object] = quote(event, context)  # Powertools types it Any
     response["arrival"] = {"inits": [init.name for init in inits], "pending_inits": pending}
     return response

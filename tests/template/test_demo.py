@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from demo import __main__ as demo_main
-from demo import runner
+from demo import observed, runner
 
 
 def _outcome(
@@ -48,3 +48,34 @@ def test_demo_without_a_build_says_how_to_make_one(
 ) -> None:
     assert demo_main.main(["--build-dir", str(tmp_path / "nothing")]) == 2
     assert "make build" in capsys.readouterr().err
+
+
+#: An invocation's log as the quotes sample writes it (shortened): the extension's text, the
+#: Logger's JSON line, Metrics' two EMF documents.
+_LOGS = [
+    "[lambda-warmup] INIT held 812 ms",
+    '{"level":"INFO","location":"quote:81","message":"quoted","timestamp":"2026-12-03 16:54:47,949'
+    '+0000","service":"quotes","cold_start":true,"function_name":"QuotesAsyncFunction",'
+    '"function_request_id":"3e776df7","query":"oak chair","skus":["SKU-004001"]}',
+    '{"_aws":{"Timestamp":1796316887950,"CloudWatchMetrics":[{"Namespace":"LambdaWarmupSamples",'
+    '"Dimensions":[["function_name","service"]],"Metrics":[{"Name":"ColdStart","Unit":"Count"}]}]},'
+    '"function_name":"QuotesAsyncFunction","service":"quotes","ColdStart":[1.0]}',
+    '{"_aws":{"Timestamp":1796316887950,"CloudWatchMetrics":[{"Namespace":"LambdaWarmupSamples",'
+    '"Dimensions":[["service"]],"Metrics":[{"Name":"QuotesServed","Unit":"Count"}]}]},'
+    '"service":"quotes","QuotesServed":[3.0]}',
+]
+
+
+def test_powertools_output_is_shortened_to_its_own_fields_and_the_metrics() -> None:
+    lines = observed.invocation_lines("1st invocation", _LOGS)
+    assert lines[0].startswith("  1st invocation  INFO quoted: ")
+    assert max(len(line) for line in lines) <= 100  # wrapped, the continuations indented
+    assert all(line.startswith(" " * 18) for line in lines[1:])
+    assert " ".join(" ".join(lines).split()) == (
+        '1st invocation INFO quoted: service="quotes" cold_start=true'
+        ' function_request_id="3e776df7" query="oak chair" skus=["SKU-004001"]'
+        " EMF LambdaWarmupSamples: ColdStart=1 QuotesServed=3"
+    )
+    short = observed.invocation_lines("warm", _LOGS, ["cold_start"])
+    assert short[0] == "  warm  INFO quoted: cold_start=true"
+    assert observed.invocation_lines("warm", ["plain text"]) == ["  warm  (no Powertools output)"]

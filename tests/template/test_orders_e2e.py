@@ -6,6 +6,9 @@ What a team would check before shipping it: an order is stored (read back from P
 environment uses the connection the pool opened in INIT (one ``pg_backend_pid()`` across frozen
 invocations, and that backend started before the first request), the teardowns close what the
 inits opened at SHUTDOWN, and with SnapStart each restored copy has a connection of its own.
+And what it tells its team: Powertools' JSON log lines (with the caller's correlation id) and
+EMF metrics (``OrdersStored``, ``OrdersRejected``, ``OrdersRead``, ``OrdersNotFound``,
+``ColdStart``).
 """
 
 from __future__ import annotations
@@ -20,13 +23,15 @@ from typing import Any
 import pytest
 
 from demo import runner, services
-from lambda_sandbox import InitType, LocalPostgres, Sandbox
+from lambda_sandbox import InitType, InvokeResult, LocalPostgres, Sandbox
 from tests.support.database import backend_pids
+from tests.support.powertools import emf_dimensions, emf_metrics, log_records
 from tests.support.sandboxes import skip_without_snapshots
 
 pytestmark = pytest.mark.e2e
 
 FUNCTION = "OrdersFunction"
+NAMESPACE = "LambdaWarmupSamples"
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +82,29 @@ def _succeeded(result: Any) -> dict[str, Any]:
     return answer
 
 
+def _check_stored(invocation: InvokeResult, *, cold_start: bool) -> None:
+    """The invocation that stored an order logged it (one JSON line with the order's fields, the
+    request id and the event's correlation id) and counted it (EMF); ``cold_start``: it was the
+    environment's first, as the Logger's flag and the ColdStart metric say."""
+    order = invocation.json()
+    (record,) = log_records(invocation.logs, "order stored")
+    assert record["level"] == "INFO"
+    assert record["service"] == "orders"
+    assert record["cold_start"] is cold_start
+    assert record["function_name"] == FUNCTION
+    assert record["function_request_id"] == invocation.request_id
+    assert record["correlation_id"] == runner.ORDER_EVENT["correlation_id"]
+    assert {k: record[k] for k in ("order_id", "customer", "total", "currency", "items")} == {
+        **{k: order[k] for k in ("order_id", "customer", "total", "currency")},
+        "items": len(runner.ORDER_EVENT["items"]),
+    }
+    metrics = emf_metrics(invocation.logs, NAMESPACE)
+    assert {"OrdersStored": 1.0} in metrics
+    assert ({"ColdStart": 1.0} in metrics) is cold_start
+    assert len(metrics) == (2 if cold_start else 1), metrics
+    assert emf_dimensions(invocation.logs, "OrdersStored") == [{"service": "orders"}]
+
+
 def test_provisioned_with_hold_stores_queues_and_reuses_the_connection_from_init(
     built: Path, local: services.LocalServices
 ) -> None:
@@ -87,8 +115,10 @@ def test_provisioned_with_hold_stores_queues_and_reuses_the_connection_from_init
         assert init.status == "success", lines
         time.sleep(0.3)  # frozen, as a provisioned environment waits for traffic
         first_request_at = time.time()
-        orders = [_succeeded(sandbox.invoke(runner.ORDER_EVENT)) for _ in range(3)]
-        read = _succeeded(sandbox.invoke({"order_id": orders[0]["order_id"]}))
+        stored = [sandbox.invoke(runner.ORDER_EVENT) for _ in range(3)]
+        orders = [_succeeded(invocation) for invocation in stored]
+        reading = sandbox.invoke({"order_id": orders[0]["order_id"]})
+        read = _succeeded(reading)
         (pid,) = {order["backend_pid"] for order in orders}
         # The pool's one connection, opened in INIT: its backend started before any request.
         started = db.sql(
@@ -102,6 +132,14 @@ def test_provisioned_with_hold_stores_queues_and_reuses_the_connection_from_init
         "pending_inits": [],
     }
     assert read["backend_pid"] == pid
+    # Logged and counted; Powertools counts no cold start in a provisioned environment.
+    for invocation in stored:
+        _check_stored(invocation, cold_start=False)
+    (record,) = log_records(reading.logs, "order read")
+    assert record["order_id"] == orders[0]["order_id"]
+    assert record["function_request_id"] == reading.request_id
+    assert "correlation_id" not in record  # the read's event carries none
+    assert emf_metrics(reading.logs, NAMESPACE) == [{"OrdersRead": 1.0}]
 
     # Stored: the order and its items, in one transaction, with the prices the API gave.
     ids = [order["order_id"] for order in orders]
@@ -151,6 +189,8 @@ def test_on_demand_without_hold_waits_once_then_keeps_one_connection(
     assert len(pids) == 4
     assert len(set(pids)) == 1, pids
     assert runner.backend_pids(outcome) == f"{pids[0]} in all 4"
+    for n, invocation in enumerate(outcome.invocations):
+        _check_stored(invocation, cold_start=n == 0)
     queued = _queued(local)
     assert {r["order_id"] for r in outcome.responses} <= set(queued)
 
@@ -168,8 +208,14 @@ def test_a_bad_event_fails_alone_and_the_environment_serves_on(
     assert bad.status == "error"
     assert bad.json()["errorType"] == "ValueError"
     assert "quantity above 0" in bad.json()["errorMessage"]
+    (rejected,) = log_records(bad.logs, "order rejected")
+    assert rejected["level"] == "WARNING"
+    assert rejected["reason"] == bad.json()["errorMessage"]
+    assert rejected["function_request_id"] == bad.request_id
+    assert emf_metrics(bad.logs, NAMESPACE) == [{"OrdersRejected": 1.0}]
     assert missing.status == "error"
     assert missing.json()["errorType"] == "LookupError"
+    assert emf_metrics(missing.logs, NAMESPACE) == [{"OrdersNotFound": 1.0}]
     assert int(db.sql("SELECT count(*) FROM orders")[0][0]) == int(before[0][0]) + 1
     assert good["order_id"] in _queued(local)
 

@@ -2,7 +2,8 @@
 
 Provisioned concurrency (INIT ahead, then a frozen idle gap) shows the extension's work: with
 ``WARMING_TIMEOUT`` the first invocation finds every init done; without, it finds them pending
-(they sat frozen with the sandbox) and waits for them itself.
+(they sat frozen with the sandbox) and waits for them itself. Each invocation logs and measures
+itself with Powertools: a JSON ``quoted`` line, and a ``QuotesServed`` metric (EMF).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from demo import runner, services
 from lambda_sandbox import FunctionSpec
 from tests.support.paths import REPO
 from tests.support.ports import own_network_namespace
+from tests.support.powertools import emf_dimensions, emf_metrics, log_records
 
 pytestmark = pytest.mark.e2e
 
@@ -47,6 +49,34 @@ def _check_quotes(outcome: runner.Outcome) -> None:
         assert quote["price"]["total"] == pytest.approx(quote["price"]["unit"] * 2)
 
 
+def _check_powertools(outcome: runner.Outcome, function: str, *, cold_start: bool) -> None:
+    """Each invocation's Logger line and EMF metrics, as the template names service and
+    namespace; with ``cold_start``, the first invocation is one (Logger's flag, the ColdStart
+    metric) and no later one is."""
+    for n, (invocation, response) in enumerate(
+        zip(outcome.invocations, outcome.responses, strict=True)
+    ):
+        cold = cold_start and n == 0
+        (record,) = log_records(invocation.logs, "quoted")
+        assert record["level"] == "INFO"
+        assert record["service"] == "quotes"
+        assert record["cold_start"] is cold
+        assert record["function_name"] == function
+        assert record["function_request_id"] == invocation.request_id
+        assert record["query"] == runner.EVENT["query"]
+        assert record["quantity"] == runner.EVENT["quantity"]
+        assert record["skus"] == [quote["sku"] for quote in response["quotes"]]
+        metrics = emf_metrics(invocation.logs, "LambdaWarmupSamples")
+        assert {"QuotesServed": 3.0} in metrics
+        assert ({"ColdStart": 1.0} in metrics) is cold
+        assert len(metrics) == (2 if cold else 1), metrics
+        assert emf_dimensions(invocation.logs, "QuotesServed") == [{"service": "quotes"}]
+        if cold:
+            assert emf_dimensions(invocation.logs, "ColdStart") == [
+                {"service": "quotes", "function_name": function}
+            ]
+
+
 def test_async_sample_provisioned_with_hold_finds_inits_done(
     built: Path, local: services.LocalServices
 ) -> None:
@@ -64,6 +94,8 @@ def test_async_sample_provisioned_with_hold_finds_inits_done(
     assert len(held) == 1, lines
     assert "report ok" in held[0]
     assert outcome.first_ms < outcome.init_ms
+    # Powertools counts no cold start in a provisioned environment: its INIT was ahead of traffic.
+    _check_powertools(outcome, scenario.function, cold_start=False)
 
 
 def test_async_sample_provisioned_without_hold_waits_in_the_first_invocation(
@@ -85,6 +117,7 @@ def test_sync_sample_on_demand_with_hold(built: Path, local: services.LocalServi
     outcome = runner.run(spec, scenario, idle_s=0, warm_invocations=1, log=None)
     assert outcome.pending_on_arrival == []
     _check_quotes(outcome)
+    _check_powertools(outcome, scenario.function, cold_start=True)
 
 
 #: ``local invoke`` as a user runs it, with local services of its own: run as ``python -c`` (so

@@ -101,6 +101,23 @@ def test_sample_handlers_exist(sample: str, module: str) -> None:
     assert (REPO / "samples" / sample / "requirements.txt").is_file()
 
 
+def test_samples_name_their_powertools_service_and_metrics_namespace() -> None:
+    """The samples' Powertools ``Logger()`` and ``Metrics()`` take both from these variables."""
+    doc = _template()
+    env = doc["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == "LambdaWarmupSamples"
+    services = {
+        name: r["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+        for name, r in doc["Resources"].items()
+        if r["Type"] == "AWS::Serverless::Function"
+    }
+    assert services == {
+        "QuotesAsyncFunction": "quotes",
+        "QuotesSyncFunction": "quotes",
+        "OrdersFunction": "orders",
+    }
+
+
 def test_orders_function_gets_its_database_and_queue() -> None:
     """The orders sample reads ``DATABASE_URL`` (a parameter) and ``ORDERS_QUEUE_URL`` (the
     stack's queue), may send to that queue and read its attributes only, and shares the quotes
@@ -110,6 +127,7 @@ def test_orders_function_gets_its_database_and_queue() -> None:
     assert fn["Environment"]["Variables"] == {
         "DATABASE_URL": {"Ref": "OrdersDatabaseUrl"},
         "ORDERS_QUEUE_URL": {"Ref": "OrdersQueue"},
+        "POWERTOOLS_SERVICE_NAME": "orders",
     }
     assert doc["Resources"]["OrdersQueue"]["Type"] == "AWS::SQS::Queue"
     assert doc["Parameters"]["OrdersDatabaseUrl"]["NoEcho"] is True
