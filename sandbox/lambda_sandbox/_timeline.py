@@ -33,7 +33,7 @@ from typing import Any
 
 from ._init_logs import ExtensionEvent, InitDetail, InitsSettled, InvocationWaited, parse_line
 
-__all__ = ["Marker", "Span", "Timeline", "build_timeline"]
+__all__ = ["Marker", "Span", "Timeline", "build_timeline", "format_ms"]
 
 ROW_SANDBOX = "sandbox"
 ROW_RUNTIME = "runtime"
@@ -540,5 +540,11 @@ def _held(ended: ExtensionEvent | None) -> str:
     return f"held INIT {_ms(ended.held_ms)}"
 
 
-def _ms(ms: float) -> str:
+def format_ms(ms: float) -> str:
+    """A duration as a label says it: ``4.2 ms``, ``612 ms``, ``3600.4 s``."""
+    if abs(ms) >= 10_000:
+        return f"{ms / 1000:.1f} s"
     return f"{ms:.1f} ms" if abs(ms) < 10 else f"{ms:.0f} ms"
+
+
+_ms = format_ms

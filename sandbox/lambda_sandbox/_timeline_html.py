@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ._timeline import Marker, Span, Timeline, build_timeline
+from ._timeline import format_ms as _ms
 
 __all__ = ["render_html", "write_html", "write_timeline"]
 
@@ -365,9 +366,3 @@ def _table(timeline: Timeline) -> str:
         )
     rows.append("</table></details>")
     return "\n".join(rows)
-
-
-def _ms(ms: float) -> str:
-    if abs(ms) >= 10_000:
-        return f"{ms / 1000:.1f} s"
-    return f"{ms:.1f} ms" if abs(ms) < 10 else f"{ms:.0f} ms"
