@@ -191,11 +191,14 @@ def _invoke(args: argparse.Namespace) -> int:
         prefix_logs=not args.no_log_prefix,
         records_path=args.records,
     ) as sandbox:
-        _run_invocations(sandbox, args, event)
-    if args.timeline is not None:
-        title = f"{spec.name} ({args.init_type})"
-        written = write_timeline(args.timeline, sandbox.records, title=title)
-        sys.stderr.write(f"Timeline: {written}\n")
+        try:
+            _run_invocations(sandbox, args, event)
+        finally:  # a run the sandbox gave up on is drawn too: what it got to is in the records
+            if args.timeline is not None:
+                sandbox.shutdown()
+                title = f"{spec.name} ({args.init_type})"
+                written = write_timeline(args.timeline, sandbox.records, title=title)
+                sys.stderr.write(f"Timeline: {written}\n")
     return 0
 
 
