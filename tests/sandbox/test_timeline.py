@@ -133,6 +133,31 @@ def test_timeline_with_the_inits_detail_in_chromium(tmp_path: Path) -> None:
     ]
 
 
+def test_an_invocation_that_waited_for_an_init_in_chromium(tmp_path: Path) -> None:
+    """Without the hold, INIT ends at the runtime's next; the first invocation shows its wait."""
+    page = write_timeline(tmp_path / "unheld.html", synthetic.unheld_records(), title="unheld")
+    shown = rendered(page, tmp_path)
+    _assert_drawn(shown)
+    (init_end,) = shown.init_ends
+    runtime = shown.bar("runtime", "→ next")
+    assert abs(_right(runtime) - init_end["x"]) < 2
+    assert runtime["critical"]
+    assert not shown.bar(EXT_ROW, "register → next")["critical"]
+    handler = shown.bar("runtime", "handler 1")
+    waited = shown.bar("runtime", "waited for client")
+    invoke = shown.bar("invocations", "invoke 1")
+    retry = shown.bar("init client", "attempt 2")
+    assert _left(invoke) <= _left(handler) <= _left(waited)
+    assert _right(waited) <= _right(handler) + 1
+    assert _left(handler) <= _left(retry)
+    assert _right(retry) <= _right(waited) + 1
+    assert waited["fill"].startswith("url(")  # hatched
+    backoff = shown.bar("init client", "backoff")
+    frozen = min((b for b in shown.bars if b["kind"] == "frozen"), key=_left)
+    assert _left(backoff) < _left(frozen)
+    assert _right(frozen) <= _right(backoff) + 1  # the retry's backoff spans the frozen gap
+
+
 def _template(tmp_path: Path) -> Path:
     layer = source_layer(tmp_path / "layer", extension=True)
     template = tmp_path / "template.yaml"

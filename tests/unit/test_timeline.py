@@ -7,10 +7,13 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from lambda_sandbox import FunctionSpec
+from lambda_sandbox._cli import _with_json_logs
 from lambda_sandbox._init_logs import (
     ExtensionEvent,
     InitsSettled,
@@ -250,3 +253,14 @@ def test_a_long_frozen_gap_is_cut_to_a_fixed_width() -> None:
         g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("data-kind") == "init-phase"
     )
     assert float(init.find("{http://www.w3.org/2000/svg}rect").get("width")) > 600  # type: ignore[union-attr, arg-type]
+
+
+def test_timeline_runs_use_json_logs_unless_the_function_chose(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    spec = FunctionSpec(code_dir=Path("."), handler="app.handler", environment={"A": "1"})
+    assert _with_json_logs(spec).environment == {"A": "1", "AWS_LAMBDA_LOG_FORMAT": "JSON"}
+    assert "AWS_LAMBDA_LOG_FORMAT=JSON" in capsys.readouterr().err
+    text = FunctionSpec(spec.code_dir, spec.handler, environment={"AWS_LAMBDA_LOG_FORMAT": "Text"})
+    assert _with_json_logs(text) is text
+    assert "without JSON log lines the timeline has no init detail" in capsys.readouterr().err
