@@ -86,9 +86,13 @@ def main(argv: list[str] | None = None) -> int:
     outcomes: list[runner.Outcome] = []
     with args.log.open("w", encoding="utf-8") as log, services.start(database=True) as local:
         assert local.database is not None
-        # Lambda's JSON log format: the library's and the extension's JSON lines give the
-        # timelines their inits' detail.
-        env = {**local.function_environment(), "AWS_LAMBDA_LOG_FORMAT": "JSON"}
+        # Lambda's JSON log format (at its default level, INFO): the library's and the
+        # extension's JSON lines give the timelines their inits' detail.
+        env = {
+            **local.function_environment(),
+            "AWS_LAMBDA_LOG_FORMAT": "JSON",
+            "AWS_LAMBDA_LOG_LEVEL": "INFO",
+        }
         out.write(
             f"AWS_ENDPOINT_URL={local.aws_endpoint}, quotes API at {local.api_url}, "
             f"PostgreSQL at {local.database.url}\n\n"

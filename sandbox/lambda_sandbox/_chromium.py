@@ -15,7 +15,8 @@ that path is pointed into the download too. Fonts and their configuration are th
 command) to use instead.
 
 Measured (x86_64, 2 cores, Debian 12 host): 128 packages (patchelf included), 180 MB, fetched,
-unpacked and patched in 19-50 s (the network varies); 600 MB in the cache. A page's ``--dump-dom`` takes about 0.4 s.
+unpacked and patched in 19-50 s (the network varies); 600 MB in the cache. A page's
+``--dump-dom`` takes about 0.4 s.
 """
 
 from __future__ import annotations

@@ -213,8 +213,12 @@ def _with_json_logs(spec: FunctionSpec) -> FunctionSpec:
                 "log lines the timeline has no init detail\n"
             )
         return spec
-    sys.stderr.write("Timeline: running the function with AWS_LAMBDA_LOG_FORMAT=JSON\n")
-    environment = {**spec.environment, "AWS_LAMBDA_LOG_FORMAT": "JSON"}
+    # As Lambda's LoggingConfig does for the JSON format: the application log level defaults to
+    # INFO, and the runtime gets it as AWS_LAMBDA_LOG_LEVEL.
+    environment = {"AWS_LAMBDA_LOG_LEVEL": "INFO", **spec.environment}
+    environment["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+    said = f"AWS_LAMBDA_LOG_FORMAT=JSON, AWS_LAMBDA_LOG_LEVEL={environment['AWS_LAMBDA_LOG_LEVEL']}"
+    sys.stderr.write(f"Timeline: running the function with {said}\n")
     return dataclasses.replace(spec, environment=environment)
 
 

@@ -207,7 +207,10 @@ def test_local_invoke_timeline_of_a_real_sandbox_in_chromium(tmp_path: Path) -> 
     assert proc.returncode == 0, proc.stderr
     answers = [json.loads(line) for line in proc.stdout.splitlines()]
     assert answers == [{"client": "client for postgres://db.internal/app", "attempts": 2}] * 2
-    assert "Timeline: running the function with AWS_LAMBDA_LOG_FORMAT=JSON" in proc.stderr
+    said = (
+        "Timeline: running the function with AWS_LAMBDA_LOG_FORMAT=JSON, AWS_LAMBDA_LOG_LEVEL=INFO"
+    )
+    assert said in proc.stderr
     assert f"Timeline: {page}" in proc.stderr
     shown = rendered(page, tmp_path)
     screenshot(page, tmp_path / "timeline.png")

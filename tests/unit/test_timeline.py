@@ -259,8 +259,14 @@ def test_timeline_runs_use_json_logs_unless_the_function_chose(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     spec = FunctionSpec(code_dir=Path("."), handler="app.handler", environment={"A": "1"})
-    assert _with_json_logs(spec).environment == {"A": "1", "AWS_LAMBDA_LOG_FORMAT": "JSON"}
-    assert "AWS_LAMBDA_LOG_FORMAT=JSON" in capsys.readouterr().err
+    assert _with_json_logs(spec).environment == {
+        "A": "1",
+        "AWS_LAMBDA_LOG_FORMAT": "JSON",
+        "AWS_LAMBDA_LOG_LEVEL": "INFO",  # Lambda's default level for the JSON format
+    }
+    assert "AWS_LAMBDA_LOG_FORMAT=JSON, AWS_LAMBDA_LOG_LEVEL=INFO" in capsys.readouterr().err
+    debug = FunctionSpec(spec.code_dir, spec.handler, environment={"AWS_LAMBDA_LOG_LEVEL": "DEBUG"})
+    assert _with_json_logs(debug).environment["AWS_LAMBDA_LOG_LEVEL"] == "DEBUG"
     text = FunctionSpec(spec.code_dir, spec.handler, environment={"AWS_LAMBDA_LOG_FORMAT": "Text"})
     assert _with_json_logs(text) is text
     assert "without JSON log lines the timeline has no init detail" in capsys.readouterr().err
