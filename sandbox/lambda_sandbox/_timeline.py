@@ -247,6 +247,12 @@ class _Builder:
             label = f"restore {_ms(t - start)}" + (f" ({error})" if error else "")
             self.add(Span(ROW_SANDBOX, label, start, t, "restore-failed" if error else "restore"))
 
+    def on_snapshot(self, rec: Mapping[str, Any], t: float) -> None:
+        """SnapStart's checkpoint at INIT's end (recorded when done, with its duration)."""
+        took = rec.get("duration_ms")
+        if isinstance(took, int | float):
+            self.add(Span(ROW_SANDBOX, f"snapshot {_ms(took)}", t - took, t, "snapshot"))
+
     def on_shutdown_start(self, rec: Mapping[str, Any], t: float) -> None:
         self.close_frozen(t)
         self.open["shutdown"] = (t, rec)

@@ -62,6 +62,7 @@ svg text { font: 11px system-ui, sans-serif; }
   stroke-width: 3px; }
 .kind-frozen rect { fill: #9ecae9; } .kind-frozen text { fill: #1d3a57; }
 .kind-restore rect { fill: #8cd17d; } .kind-restore-failed rect { fill: #d62728; }
+.kind-snapshot rect { fill: #b6992d; }
 .kind-shutdown rect { fill: #79706e; }
 .kind-invoke rect { fill: #4c78a8; } .kind-invoke-failed rect { fill: #d62728; }
 table { border-collapse: collapse; margin-top: 6px; } td, th { padding: 1px 8px; text-align: left; }

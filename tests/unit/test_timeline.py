@@ -270,3 +270,20 @@ def test_timeline_runs_use_json_logs_unless_the_function_chose(
     text = FunctionSpec(spec.code_dir, spec.handler, environment={"AWS_LAMBDA_LOG_FORMAT": "Text"})
     assert _with_json_logs(text) is text
     assert "without JSON log lines the timeline has no init detail" in capsys.readouterr().err
+
+
+def test_snapstart_checkpoint_and_restore_are_on_the_sandbox_row() -> None:
+    records: list[dict[str, Any]] = [
+        {"event": "init_start", "t_ms": 1.0, "ts": 100.001, "phase": "init"},
+        {"event": "runtime_restore_next", "t_ms": 80.0, "ts": 100.08},
+        {"event": "init_end", "t_ms": 81.0, "ts": 100.081, "status": "success"},
+        {"event": "snapshot", "t_ms": 181.0, "ts": 100.181, "duration_ms": 100.0},
+        {"event": "restore_start", "t_ms": 300.0, "ts": 100.3, "restore": 1},
+        {"event": "restore_end", "t_ms": 380.0, "ts": 100.38, "duration_ms": 80.0},
+    ]
+    timeline = build_timeline(records)
+    assert [(s.label, s.start_ms, s.end_ms) for s in timeline.spans if s.row == "sandbox"] == [
+        ("snapshot 100 ms", 81.0, 181.0),
+        ("restore 80 ms", 300.0, 380.0),
+        ("INIT 80 ms", 1.0, 81.0),
+    ]
