@@ -60,9 +60,12 @@ exports: | $(UV)
 
 # Lint, type-check, then every test (unit, functional, e2e; tests/template runs sam and cfn-lint).
 # `snapshots` gets CRIU for the sandbox's SnapStart snapshots (a cached download, root only) and
-# says whether they work here; where they cannot, their tests skip with that reason.
+# says whether they work here; where they cannot, their tests skip with that reason. `chromium`
+# gets the headless Chromium (a cached download from Debian) that the timeline tests open pages
+# in; those tests need it, so a failed download fails here, saying why.
 test: check .venv-sam/.installed
 	-$(BIN)/python -m lambda_sandbox snapshots
+	$(BIN)/python -m lambda_sandbox chromium
 	$(BIN)/pytest
 
 # sam build (the layer through layer/Makefile, the sample functions) into .aws-sam/build.

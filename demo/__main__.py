@@ -62,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
         help="where the functions' and the sandbox's log lines go",
     )
     parser.add_argument(
+        "--timelines",
+        type=Path,
+        default=ROOT / ".aws-sam" / "demo-timelines",
+        help="where each run's timeline (an HTML Gantt chart of its sandbox) goes",
+    )
+    parser.add_argument(
         "--serve",
         action="store_true",
         help="only start moto, the quotes API and PostgreSQL, and write an --env-vars file",
@@ -80,7 +86,13 @@ def main(argv: list[str] | None = None) -> int:
     outcomes: list[runner.Outcome] = []
     with args.log.open("w", encoding="utf-8") as log, services.start(database=True) as local:
         assert local.database is not None
-        env = local.function_environment()
+        # Lambda's JSON log format (at its default level, INFO): the library's and the
+        # extension's JSON lines give the timelines their inits' detail.
+        env = {
+            **local.function_environment(),
+            "AWS_LAMBDA_LOG_FORMAT": "JSON",
+            "AWS_LAMBDA_LOG_LEVEL": "INFO",
+        }
         out.write(
             f"AWS_ENDPOINT_URL={local.aws_endpoint}, quotes API at {local.api_url}, "
             f"PostgreSQL at {local.database.url}\n\n"
@@ -92,8 +104,16 @@ def main(argv: list[str] | None = None) -> int:
             log.write(f"\n===== {scenario} =====\n")
             started = time.monotonic()
             spec = runner.function_spec(args.build_dir, scenario.function, env, hold=scenario.hold)
+            timeline = args.timelines / f"{scenario.slug}.html"
             outcomes.append(
-                runner.run(spec, scenario, idle_s=args.idle, warm_invocations=args.warm, log=log)
+                runner.run(
+                    spec,
+                    scenario,
+                    idle_s=args.idle,
+                    warm_invocations=args.warm,
+                    log=log,
+                    timeline=timeline,
+                )
             )
             out.write(f" {time.monotonic() - started:.1f} s\n")
         stored = local.database.sql("SELECT count(*) FROM orders")[0][0]
@@ -106,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     _orders_summary(out, order_outcomes)
     out.write(f"PostgreSQL holds {stored} orders; the SQS queue got {queued} messages.\n")
     out.write(f"\nLogs of every run: {args.log}\n")
+    out.write(
+        f"Timelines (INIT, the inits, frozen gaps, invocations), one per run: {args.timelines}/\n"
+    )
     return 0
 
 

@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from lambda_sandbox import FunctionSpec, InitType, InvokeResult, Sandbox, load_template
+from lambda_sandbox import (
+    FunctionSpec,
+    InitType,
+    InvokeResult,
+    Sandbox,
+    load_template,
+    write_timeline,
+)
 
 from .services import free_port
 
@@ -39,6 +46,11 @@ class Scenario:
             sample = "async" if "Async" in self.function else "sync"
         start = "on-demand" if self.init_type == "on-demand" else "provisioned"
         return f"{sample:<5} {start:<11} {'yes' if self.hold else 'no':<4}"
+
+    @property
+    def slug(self) -> str:
+        """For file names: ``QuotesAsyncFunction-provisioned-concurrency-hold``."""
+        return f"{self.function}-{self.init_type}-{'hold' if self.hold else 'no-hold'}"
 
     @property
     def event(self) -> dict[str, Any]:
@@ -106,12 +118,13 @@ def run(
     idle_s: float,
     warm_invocations: int,
     log: IO[str] | Callable[[str], None] | None,
+    timeline: Path | None = None,
 ) -> Outcome:
     """One execution environment: INIT, the first invocation, then warm ones.
 
     On-demand, the request arrives first and INIT runs inside it. Provisioned, INIT runs ahead,
     then the environment sits frozen for ``idle_s`` before the first request, as it does between
-    provisioning and traffic.
+    provisioning and traffic. With ``timeline``, the environment's life is drawn there (HTML).
     """
     with Sandbox(spec, init_type=scenario.init_type, shutdown_budget_s=1.0, log=log) as sandbox:
         if scenario.init_type == "on-demand":
@@ -128,6 +141,10 @@ def run(
                 f"{scenario.label}: first invocation {first.status}: {first.payload!r}"
             )
         warm = [sandbox.invoke(scenario.event) for _ in range(warm_invocations)]
+    if timeline is not None:
+        hold = "with the hold" if scenario.hold else "without the hold"
+        title = f"{scenario.function}, {scenario.init_type}, {hold}"
+        write_timeline(timeline, sandbox.records, title=title)
     failed = [w for w in warm if w.status != "success"]
     if failed:
         raise RuntimeError(f"{scenario.label}: a warm invocation failed: {failed[0].payload!r}")

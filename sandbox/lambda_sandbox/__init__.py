@@ -10,6 +10,7 @@ from ._postgres import LocalPostgres, PostgresError
 from ._runtime_venv import RuntimeSetupError, dependencies_layer, runtime_venv
 from ._sandbox import FunctionSpec, InitResult, InitType, InvokeResult, Sandbox, SandboxError
 from ._template import Template, TemplateError, load_template
+from ._timeline_html import write_timeline
 
 __all__ = [
     "FunctionSpec",
@@ -28,4 +29,5 @@ __all__ = [
     "find_criu",
     "load_template",
     "runtime_venv",
+    "write_timeline",
 ]

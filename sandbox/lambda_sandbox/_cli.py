@@ -2,13 +2,16 @@
 without Docker.
 
 Logs (platform lines, the function's and extensions' output) go to stderr, each response to
-stdout on one line, as ``sam local invoke`` does. ``lambda-sandbox snapshots`` gets CRIU ready for
-SnapStart snapshots (downloading it once) and says whether they work here.
+stdout on one line, as ``sam local invoke`` does. ``--timeline FILE`` draws the sandbox's life
+into an HTML file (``_timeline``). ``lambda-sandbox snapshots`` gets CRIU ready for SnapStart
+snapshots (downloading it once) and says whether they work here; ``lambda-sandbox chromium`` gets
+the headless Chromium that opens timelines ready.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -16,9 +19,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from ._chromium import BrowserError, find_chromium
 from ._criu import SnapshotUnavailableError, find_criu
-from ._sandbox import INIT_TYPES, Sandbox, SandboxError
+from ._sandbox import INIT_TYPES, FunctionSpec, Sandbox, SandboxError
 from ._template import LAYERS_ENV, load_template, parse_layer_mapping, parse_parameter_overrides
+from ._timeline_html import write_timeline
 
 __all__ = ["main"]
 
@@ -42,6 +47,10 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     sub.add_parser(
         "snapshots",
         help="get CRIU ready for SnapStart snapshots; exit 1 (with the reason) if they cannot work",
+    )
+    sub.add_parser(
+        "chromium",
+        help="get headless Chromium (to open timelines) ready; exit 1 (with the reason) if not",
     )
     local = sub.add_parser("local", help="run functions locally")
     local_sub = local.add_subparsers(dest="command", required=True)
@@ -95,6 +104,14 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     )
     inv.add_argument("--records", type=Path, help="write every phase as JSON lines to this file")
     inv.add_argument(
+        "--timeline",
+        type=Path,
+        metavar="FILE",
+        help="draw the sandbox's life (INIT, the inits, frozen gaps, invocations) as a Gantt "
+        "chart in this HTML file; the function runs with AWS_LAMBDA_LOG_FORMAT=JSON unless its "
+        "environment sets a log format",
+    )
+    inv.add_argument(
         "--no-log-prefix", action="store_true", help="pass log lines through without [source]"
     )
     return parser
@@ -104,6 +121,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     args = _parser(prog or _prog()).parse_args(argv)
     if args.group == "snapshots":
         return _snapshots()
+    if args.group == "chromium":
+        return _chromium()
     try:
         return _invoke(args)
     except (SandboxError, OSError, ValueError) as exc:
@@ -118,6 +137,17 @@ def _snapshots() -> int:
         sys.stdout.write(f"SnapStart snapshots: unavailable: {exc}\n")
         return 1
     sys.stdout.write(f"SnapStart snapshots: CRIU {criu.version} ({' '.join(criu.command)})\n")
+    return 0
+
+
+def _chromium() -> int:
+    try:
+        chromium = find_chromium()
+        version = chromium.version()
+    except BrowserError as exc:
+        sys.stdout.write(f"Chromium: unavailable: {exc}\n")
+        return 1
+    sys.stdout.write(f"Chromium: {version} ({' '.join(chromium.command)})\n")
     return 0
 
 
@@ -139,6 +169,8 @@ def _invoke(args: argparse.Namespace) -> int:
     spec = template.function(args.function_id, overrides)
     for warning in template.warnings:
         sys.stderr.write(f"Warning: {warning}\n")
+    if args.timeline is not None:
+        spec = _with_json_logs(spec)
     if args.event == "-":
         event = sys.stdin.buffer.read()
     elif args.event:
@@ -159,19 +191,50 @@ def _invoke(args: argparse.Namespace) -> int:
         prefix_logs=not args.no_log_prefix,
         records_path=args.records,
     ) as sandbox:
-        if args.init_type != "on-demand":
-            sandbox.start()
-            # A provisioned environment waits, frozen, for its first event: whatever INIT left
-            # unfinished (a background init, say) makes no progress until then.
-            if args.idle:
-                time.sleep(args.idle)
-        for restore in range(args.restores):
-            if restore:
-                sandbox.discard_environment()
-            for i in range(args.invocations):
-                if i and args.idle:
-                    time.sleep(args.idle)
-                result = sandbox.invoke(event)
-                sys.stdout.buffer.write(result.payload + b"\n")
-                sys.stdout.flush()
+        try:
+            _run_invocations(sandbox, args, event)
+        finally:  # a run the sandbox gave up on is drawn too: what it got to is in the records
+            if args.timeline is not None:
+                sandbox.shutdown()
+                title = f"{spec.name} ({args.init_type})"
+                written = write_timeline(args.timeline, sandbox.records, title=title)
+                sys.stderr.write(f"Timeline: {written}\n")
     return 0
+
+
+def _with_json_logs(spec: FunctionSpec) -> FunctionSpec:
+    """The timeline's init detail comes from JSON log lines: Lambda's JSON log format for this
+    run, unless the function's environment chose a format itself."""
+    if "AWS_LAMBDA_LOG_FORMAT" in spec.environment:
+        chosen = spec.environment["AWS_LAMBDA_LOG_FORMAT"]
+        if chosen.upper() != "JSON":
+            sys.stderr.write(
+                f"Timeline: AWS_LAMBDA_LOG_FORMAT={chosen} (the function's own): without JSON "
+                "log lines the timeline has no init detail\n"
+            )
+        return spec
+    # As Lambda's LoggingConfig does for the JSON format: the application log level defaults to
+    # INFO, and the runtime gets it as AWS_LAMBDA_LOG_LEVEL.
+    environment = {"AWS_LAMBDA_LOG_LEVEL": "INFO", **spec.environment}
+    environment["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+    said = f"AWS_LAMBDA_LOG_FORMAT=JSON, AWS_LAMBDA_LOG_LEVEL={environment['AWS_LAMBDA_LOG_LEVEL']}"
+    sys.stderr.write(f"Timeline: running the function with {said}\n")
+    return dataclasses.replace(spec, environment=environment)
+
+
+def _run_invocations(sandbox: Sandbox, args: argparse.Namespace, event: bytes) -> None:
+    if args.init_type != "on-demand":
+        sandbox.start()
+        # A provisioned environment waits, frozen, for its first event: whatever INIT left
+        # unfinished (a background init, say) makes no progress until then.
+        if args.idle:
+            time.sleep(args.idle)
+    for restore in range(args.restores):
+        if restore:
+            sandbox.discard_environment()
+        for i in range(args.invocations):
+            if i and args.idle:
+                time.sleep(args.idle)
+            result = sandbox.invoke(event)
+            sys.stdout.buffer.write(result.payload + b"\n")
+            sys.stdout.flush()

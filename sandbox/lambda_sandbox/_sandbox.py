@@ -689,6 +689,7 @@ class Sandbox:
             },
         }
         handed = time.monotonic()
+        self._recorder.record("invoke_handed", request_id=inv.request_id)
         with self._cv:
             self._lifecycle.move_to(Phase.INVOKE)
             self._runtime.hand_over(inv)

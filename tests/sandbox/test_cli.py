@@ -308,7 +308,7 @@ def test_usage_names_the_command_as_it_was_started() -> None:
         [CONSOLE_SCRIPT, "--help"], capture_output=True, text=True, timeout=30, check=False
     )
     assert script.returncode == 0, script.stderr
-    assert script.stdout.startswith("usage: lambda-sandbox [-h] {snapshots,local}")
+    assert script.stdout.startswith("usage: lambda-sandbox [-h] {snapshots,chromium,local}")
     module = _cli("local", "invoke", "--help")
     assert module.returncode == 0, module.stderr
     assert module.stdout.startswith("usage: python -m lambda_sandbox local invoke [-h]")
