@@ -111,6 +111,8 @@ class Warmup:
         self._marker: InitMarker | None = None
         #: The report once built (sent or not): what the extension was, or would have been, sent.
         self._report: Report | None = None
+        #: ``time.perf_counter()`` when the watched modules' imports were last seen finished.
+        self._imports_done_at: float | None = None
 
     @property
     def settings(self) -> Settings:
@@ -323,10 +325,16 @@ class Warmup:
         # One absolute deadline for both sides (anyio's clock on asyncio is time.monotonic):
         # the loop gives up at it; the caller only later, if the loop could not answer at all.
         deadline = None if budget is None else time.monotonic() + budget
-        self._loop.call(
-            functools.partial(self._wait_required, deadline, budget),
-            timeout=None if budget is None else budget + c.LOOP_ANSWER_GRACE,
-        )
+        waited_for = [handle.name for handle in handles if handle.required and not handle.ok()]
+        started = time.time()  # epoch: the INIT timeline places the wait among the inits
+        try:
+            self._loop.call(
+                functools.partial(self._wait_required, deadline, budget),
+                timeout=None if budget is None else budget + c.LOOP_ANSWER_GRACE,
+            )
+        finally:
+            if waited_for:
+                _log_invocation_waited(waited_for, started, time.time())
 
     async def _wait_required(self, deadline: float | None, budget: float | None) -> None:
         required = [handle for handle in self._handles if handle.required]
@@ -366,6 +374,7 @@ class Warmup:
         """Wait until the declaring modules have imported and every init they declared settled."""
         while True:
             await wait_imports_finished(self._watched_modules)
+            self._imports_done_at = time.perf_counter()
             declared = len(self._handles)
             await self.wait_inits_settled()
             if declared == len(self._handles):
@@ -375,12 +384,17 @@ class Warmup:
         await self._wait_all_settled()
         settings = self.settings
         self._report = report = build_report(self._handles, settings)
+        from ._timeline import settled_fields
+
         logger.info(
             "lambda-warmup: %d init(s) settled in %.1f ms, %s: %s",
             len(self._handles),
             report["duration_ms"],
             report["status"],
             ", ".join(f"{i['name']} {i['status']} {i['duration_ms']} ms" for i in report["inits"]),
+            extra=settled_fields(
+                self._handles, report["status"], report["duration_ms"], self._imports_done_at
+            ),
         )
         marker = self._marker
         if marker is not None:
@@ -391,10 +405,14 @@ class Warmup:
                 logger.warning(
                     rerun_warning(marker.previous, marker.started, report["duration_ms"])
                 )
-        if not settings.extension_expected:
+        if settings.extension_expected:
+            await send_report(report, settings)
+        else:
             logger.debug("lambda-warmup: no WARMING_TIMEOUT, so no extension awaits the report")
-            return
-        await send_report(report, settings)
+        if settings.metrics:  # after the report: the hold ends first
+            from ._emf import emit_init_metrics
+
+            emit_init_metrics(self._handles, report, settings)
 
     # -- Lambda's lifecycle --------------------------------------------------------------------
     def _install_lifecycle(self) -> None:
@@ -556,6 +574,23 @@ async def _run_hook(hook: ShutdownHook) -> None:
             describe(error),
             exc_info=error,
         )
+
+
+def _log_invocation_waited(names: list[str], started: float, ended: float) -> None:
+    """One INFO line for an invocation that had to wait for required inits (epoch seconds)."""
+    waited_ms = (ended - started) * 1000
+    logger.info(
+        "lambda-warmup: invocation waited %.1f ms for init(s) %s",
+        waited_ms,
+        _names(names),
+        extra={
+            "event": "invocation_waited",
+            "waited_ms": round(waited_ms, 1),
+            "start_ms": round(started * 1000, 1),
+            "end_ms": round(ended * 1000, 1),
+            "inits": names,
+        },
+    )
 
 
 def _check_options(timeout: object, retries: object, backoff: object) -> None:
