@@ -15,7 +15,7 @@ import json
 import math
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 
 #: CloudWatch's metric units (MetricDatum's ``Unit``).
 UNITS = [
@@ -103,7 +103,6 @@ def validate_emf(document: dict[str, Any]) -> None:
             values = value if isinstance(value, list) else [value]
             assert len(values) <= 100, f"metric {name!r} has over 100 values"
             for number in values:
-                assert isinstance(number, int | float) and not isinstance(number, bool), (
-                    f"metric {name!r} is not numeric: {number!r}"
-                )
+                numeric = isinstance(number, int | float) and not isinstance(number, bool)
+                assert numeric, f"metric {name!r} is not numeric: {number!r}"
                 assert math.isfinite(number), f"metric {name!r} is not finite: {number!r}"

@@ -11,7 +11,7 @@ from typing import Any
 
 import anyio
 import pytest
-from awslambdaric.lambda_runtime_log_utils import JsonFormatter
+from awslambdaric.lambda_runtime_log_utils import JsonFormatter  # type: ignore[import-untyped]
 
 from lambda_warmup import Settings, Warmup
 from tests.support.emf import validate_emf
@@ -34,7 +34,8 @@ class JsonLines(logging.Handler):
         """Each line parsed on its own: one JSON object per line."""
         objects = []
         for line in self.lines:
-            assert line.endswith("\n") and line.count("\n") == 1, line
+            assert line.endswith("\n"), line
+            assert line.count("\n") == 1, line
             objects.append(json.loads(line))
         return objects
 
@@ -243,7 +244,7 @@ def test_emf_splits_past_100_metrics_in_one_document() -> None:
             async def init() -> int:
                 return 1
 
-            warmup.init(init, name=f"init{index}")
+            warmup.init(name=f"init{index}")(init)
         warmup.run(warmup.wait_inits_settled)
         report: Any = {"duration_ms": 1.0, "status": "ok"}
         document = init_metrics_document(
@@ -259,7 +260,7 @@ def test_emf_splits_past_100_metrics_in_one_document() -> None:
 
 def test_emf_validation_catches_what_the_specification_forbids() -> None:
     """The validator itself: each document breaks one rule of the specification."""
-    good = {
+    good: dict[str, Any] = {
         "_aws": {
             "Timestamp": 1,
             "CloudWatchMetrics": [
@@ -270,14 +271,15 @@ def test_emf_validation_catches_what_the_specification_forbids() -> None:
         "M": 1.5,
     }
     validate_emf(good)
+    directive = {"Namespace": "N", "Dimensions": [], "Metrics": [{"Name": "M", "Unit": "ms"}]}
     broken = [
         {**good, "_aws": {**good["_aws"], "Timestamp": 1.5}},
         {**good, "service": 3},
         {**good, "M": "1"},
         {key: value for key, value in good.items() if key != "M"},
-        {"_aws": {**good["_aws"], "CloudWatchMetrics": [{"Namespace": "", "Dimensions": [], "Metrics": []}]}},
-        {"_aws": {"Timestamp": 1, "CloudWatchMetrics": [{"Namespace": "N", "Dimensions": [], "Metrics": [{"Name": "M", "Unit": "ms"}]}]}, "M": 1},
-    ]  # fmt: skip
+        {**good, "_aws": {"Timestamp": 1, "CloudWatchMetrics": [{**directive, "Namespace": ""}]}},
+        {**good, "_aws": {"Timestamp": 1, "CloudWatchMetrics": [directive]}},
+    ]
     for document in broken:
         with pytest.raises(AssertionError):
             validate_emf(document)
