@@ -113,6 +113,9 @@ class Warmup:
         self._report: Report | None = None
         #: ``time.perf_counter()`` when the watched modules' imports were last seen finished.
         self._imports_done_at: float | None = None
+        #: Run once, by the next invocation (``WARMUP_TRACING=xray``: the inits' subsegments,
+        #: which need the trace an invocation brings).
+        self._next_invocation_hook: Callable[[], object] | None = None
 
     @property
     def settings(self) -> Settings:
@@ -312,6 +315,8 @@ class Warmup:
     def _prepare_invocation(self, context: Any) -> None:
         if self._marker is not None:
             self._marker.invoked()
+        if self._next_invocation_hook is not None:
+            self._run_invocation_hook()
         handles = self._handles
         if all(handle.state == "ok" for handle in handles):
             return  # the warm path: no hop to the loop
@@ -335,6 +340,14 @@ class Warmup:
         finally:
             if waited_for:
                 _log_invocation_waited(waited_for, started, time.time())
+
+    def _run_invocation_hook(self) -> None:
+        hook, self._next_invocation_hook = self._next_invocation_hook, None
+        try:
+            if hook is not None:
+                hook()
+        except Exception as error:  # telemetry never fails an invocation
+            logger.warning("lambda-warmup: init telemetry failed: %s", describe(error))
 
     async def _wait_required(self, deadline: float | None, budget: float | None) -> None:
         required = [handle for handle in self._handles if handle.required]
@@ -409,6 +422,11 @@ class Warmup:
             await send_report(report, settings)
         else:
             logger.debug("lambda-warmup: no WARMING_TIMEOUT, so no extension awaits the report")
+        if settings.tracing:
+            from ._tracing import record_init_subsegments
+
+            handles = tuple(self._handles)
+            self._next_invocation_hook = functools.partial(record_init_subsegments, handles)
         if settings.metrics:  # after the report: the hold ends first
             from ._emf import emit_init_metrics
 
