@@ -91,7 +91,9 @@ class Warmup:
     Environment variables (read once, on first use; see the README for forms and defaults):
     ``WARMUP_PORT``, ``WARMUP_INIT_TIMEOUT``, ``WARMUP_REPORT_TIMEOUT``, ``WARMING_TIMEOUT``,
     ``_HANDLER``, ``AWS_LAMBDA_INITIALIZATION_TYPE``, ``AWS_LAMBDA_MAX_CONCURRENCY``,
-    ``WARMUP_SHUTDOWN_TIMEOUT``, ``WARMUP_RESTORE_TIMEOUT``, ``AWS_LAMBDA_RUNTIME_API``.
+    ``WARMUP_SHUTDOWN_TIMEOUT``, ``WARMUP_RESTORE_TIMEOUT``, ``AWS_LAMBDA_RUNTIME_API``;
+    telemetry: ``WARMUP_METRICS``, ``WARMUP_TRACING``, ``POWERTOOLS_METRICS_NAMESPACE``,
+    ``POWERTOOLS_SERVICE_NAME``.
 
     In a Lambda runtime (``AWS_LAMBDA_RUNTIME_API`` set), the first ``@warm_init`` also installs
     a SIGTERM handler that runs ``close()`` within ``WARMUP_SHUTDOWN_TIMEOUT``, the SnapStart
