@@ -130,3 +130,25 @@ def test_text_logs_stay_text_and_debug_shows_per_init_lines(tmp_path: Path) -> N
     ), lines
     assert any("lambda-warmup: init 'config' ok in " in line for line in lines), lines
     assert any(line.startswith("[lambda-warmup] released after ") for line in lines), lines
+
+
+def test_an_invocation_that_waits_for_the_inits_says_so(tmp_path: Path) -> None:
+    """No hold: INIT ends at the module's import and the sandbox is frozen, so the first
+    invocation waits for the inits, and one INFO line says for which and how long."""
+    before_ms = time.time() * 1000
+    env = {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "INFO", "WARMING_TIMEOUT": ""}
+    records = run_once(tmp_path, env)
+    after_ms = time.time() * 1000
+    logs, _ = parse_all(records)
+    (waited,) = [line for line in logs if line.get("event") == "invocation_waited"]
+    assert waited["level"] == "INFO"
+    assert waited["logger"] == "lambda_warmup"
+    assert waited["requestId"]  # inside the invocation
+    assert "config" in waited["inits"]
+    assert before_ms <= waited["start_ms"] <= waited["end_ms"] <= after_ms
+    assert waited["waited_ms"] > 0
+    (settled,) = [line for line in logs if line.get("event") == "inits_settled"]
+    inits = {init["name"]: init for init in settled["inits"]}
+    # The invocation's wait ended when the last required init it waited for settled.
+    last_end = max(inits[name]["attempt_spans"][-1][1] for name in waited["inits"])
+    assert waited["end_ms"] >= last_end - 1
