@@ -57,7 +57,11 @@ def init_metrics_document(
 
     for handle in handles:
         failed = handle.state != "ok"
-        put(f"Init.{handle.name}.Duration", round((handle.duration or 0.0) * 1000, 1), "Milliseconds")
+        put(
+            f"Init.{handle.name}.Duration",
+            round((handle.duration or 0.0) * 1000, 1),
+            "Milliseconds",
+        )
         put(f"Init.{handle.name}.Attempts", handle.attempts, "Count")
         put(f"Init.{handle.name}.Failed", int(failed), "Count")
     put("InitsDuration", report["duration_ms"], "Milliseconds")
