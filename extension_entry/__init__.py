@@ -35,5 +35,7 @@ Modules, one per concern, in lifecycle order (see ``__main__``):
 - :mod:`._listener`: serves the report socket from a thread, after ``register``.
 - :mod:`._report`: the ``lambda-warmup/1`` report format, validated.
 - :mod:`._hold`: the hold itself: reports in, a release decision out.
-- :mod:`._log`: one line per decision, prefixed with the extension's name.
+- :mod:`._log`: one line per decision, prefixed with the extension's name, or one JSON object
+  with ``AWS_LAMBDA_LOG_FORMAT=JSON``; ``AWS_LAMBDA_LOG_LEVEL`` filters them.
+- :mod:`._emf`: the hold's EMF document (``InitHeld``), with ``WARMUP_METRICS=emf``.
 """

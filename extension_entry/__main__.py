@@ -25,7 +25,14 @@ from ._api import ApiError, ApiRefused, ApiUnreachable, ExtensionsApi
 from ._budget import HoldPlan, plan_hold
 from ._clock import ms_since, process_start
 from ._log import Log
-from ._settings import AWS_LAMBDA_RUNTIME_API, WARMING_TIMEOUT, Settings, read_settings
+from ._settings import (
+    AWS_LAMBDA_RUNTIME_API,
+    WARMING_TIMEOUT,
+    Settings,
+    log_format_json,
+    log_level,
+    read_settings,
+)
 
 TYPE_CHECKING = False  # typing and collections.abc cost ms to import; mypy reads True
 if TYPE_CHECKING:
@@ -52,7 +59,7 @@ BACKLOG = 64
 def run(argv: list[str]) -> int:
     """:func:`main`, with a last guard: even a bug before ``register`` is one line, no traceback."""
     name = argv[1] if len(argv) > 1 and argv[1] else DEFAULT_NAME
-    log = Log(name)
+    log = Log(name, json=log_format_json(os.environ), level=log_level(os.environ))
     try:
         return main(name, argv[2] if len(argv) > 2 else None, os.environ, log)
     except Exception as error:
@@ -106,7 +113,11 @@ def listen(settings: Settings, started: float, log: LogFn) -> _net.Socket | None
         )
         return None
     since = ms_since(started)
-    log(f"listening for reports on 127.0.0.1:{settings.port}, {since:.0f} ms after start")
+    log(
+        f"listening for reports on 127.0.0.1:{settings.port}, {since:.0f} ms after start",
+        event="listening",
+        port=settings.port,
+    )
     return sock
 
 
@@ -127,9 +138,13 @@ def register(api: ExtensionsApi, started: float, start_source: str, log: LogFn) 
             delay *= 2
             continue
         retried = f" (attempt {attempt})" if attempt > 1 else ""
+        since = ms_since(started)
         log(
-            f"registered for {', '.join(EVENTS)}{retried}, {ms_since(started):.0f} ms after "
-            f"process start (start instant from {start_source})"
+            f"registered for {', '.join(EVENTS)}{retried}, {since:.0f} ms after "
+            f"process start (start instant from {start_source})",
+            event="registered",
+            since_start_ms=since,
+            attempts=attempt,
         )
         return identifier
     raise AssertionError("unreachable")  # pragma: no cover
@@ -152,7 +167,7 @@ def serve_reports(sock: _net.Socket | None, log: LogFn) -> tuple[Hold, ReportLis
 def hold_init(plan: HoldPlan, hold: Hold, started: float, settings: Settings, log: LogFn) -> None:
     """Keep INIT open (by not calling ``event/next``) as long as the plan allows."""
     if not plan.holds:
-        log(f"no hold: {plan.reason}")
+        log(f"no hold: {plan.reason}", event="no_hold")
         hold.release_now(plan.reason or "")
         return
     now = time.monotonic()
@@ -160,17 +175,30 @@ def hold_init(plan: HoldPlan, hold: Hold, started: float, settings: Settings, lo
     by_budget = started + plan.budget_ms / 1000.0
     setting = f"{WARMING_TIMEOUT}={settings.timeout_raw}"
     if by_timeout <= by_budget:
-        deadline = by_timeout
-        log(f"hold started: up to {plan.timeout_ms:.0f} ms ({setting}; {plan.limit_text})")
+        deadline, cause = by_timeout, "timeout"
+        log(
+            f"hold started: up to {plan.timeout_ms:.0f} ms ({setting}; {plan.limit_text})",
+            event="hold_started",
+            limit_ms=plan.timeout_ms,
+        )
         why = f"no report within {setting}"
     else:
-        deadline = by_budget
+        deadline, cause = by_budget, "budget"
+        limit_ms = max(0.0, by_budget - now) * 1000
         log(
-            f"hold started: up to {max(0.0, by_budget - now) * 1000:.0f} ms ({setting} cut to "
-            f"the {plan.limit_text}; {ms_since(started):.0f} ms elapsed)"
+            f"hold started: up to {limit_ms:.0f} ms ({setting} cut to "
+            f"the {plan.limit_text}; {ms_since(started):.0f} ms elapsed)",
+            event="hold_started",
+            limit_ms=limit_ms,
         )
         why = f"INIT budget reached, {plan.budget_ms:.0f} ms after process start, no report"
-    hold.wait(now, deadline, why)
+    hold.wait(now, deadline, why, cause)
+    if settings.metrics:
+        from ._emf import held_document
+
+        # A document of its own, not a log line: Log.write; a test's plain recorder has none.
+        write = getattr(log, "write", log)
+        write(held_document(hold.held_ms, hold.cause, settings))
 
 
 def serve_events(api: ExtensionsApi, identifier: str, log: LogFn) -> int:
@@ -193,9 +221,8 @@ def serve_events(api: ExtensionsApi, identifier: str, log: LogFn) -> int:
         failures = 0
         kind = str(event["eventType"])
         if kind.upper() == "SHUTDOWN":
-            log(
-                f"shutdown ({event.get('shutdownReason', 'no reason')}){_time_left(event)}; exiting"
-            )
+            reason = event.get("shutdownReason", "no reason")
+            log(f"shutdown ({reason}){_time_left(event)}; exiting", event="shutdown")
             return 0
         log(f"ignored event {kind!r} (registered for {', '.join(EVENTS)} only)")
 

@@ -27,8 +27,11 @@ class Hold:
     class, so it changes nothing.
     """
 
-    def __init__(self, log: Callable[[str], None]) -> None:
+    def __init__(self, log: Callable[..., None]) -> None:
         self._log = log
+        #: JSON lines: each report gets a ``report_received`` line of its own, also the one
+        #: whose release line (text) already names it.
+        self._each_report = bool(getattr(log, "json", False))
         self._cond = threading.Condition()
         self._state = "pending"  # pending -> holding -> released
         self._ok_pids: dict[int, Report] = {}
@@ -38,6 +41,10 @@ class Hold:
         self._released_at = 0.0
         self._released_why = ""
         self._held = False
+        #: Once released: how long the hold lasted, and why it ended (``report``, ``timeout``,
+        #: ``budget``; ``no_hold`` without a hold).
+        self.held_ms = 0.0
+        self.cause = "no_hold"
 
     def offer(self, report: Report) -> None:
         """Count one accepted report; releases the hold when that settles it."""
@@ -52,18 +59,24 @@ class Hold:
             elif report.pid in self._ok_pids:
                 self._log(
                     f"report ok from pid {report.pid} again: counted once "
-                    f"({len(self._ok_pids)} of {self._workers} workers)"
+                    f"({len(self._ok_pids)} of {self._workers} workers)",
+                    **_received(report),
                 )
                 return
             else:
                 self._ok_pids[report.pid] = report
-            if self._state == "holding":
-                if self._settled():
-                    self._release(received, self._settled_why())
-                else:
-                    self._log_progress(report)
-            elif not self._settled():
+            if not self._settled():
                 self._log_progress(report)
+                return
+            # The report that settles the hold: the release line names it (text); JSON lines
+            # give it a report_received line of its own too.
+            if self._each_report:
+                self._log(
+                    f"report {report.status} from pid {report.pid}: {report.describe()}",
+                    **_received(report),
+                )
+            if self._state == "holding":
+                self._release(received, self._settled_why(), "report")
 
     def release_now(self, why: str) -> None:
         """No hold at all (``why``): reports, kept ones now and later ones as they come, are
@@ -76,19 +89,22 @@ class Hold:
             for report in kept:
                 self._log_late(report, self._released_at)
 
-    def wait(self, started_at: float, deadline: float, timeout_why: str) -> str:
+    def wait(
+        self, started_at: float, deadline: float, timeout_why: str, cause: str = "timeout"
+    ) -> str:
         """Hold from ``started_at`` until settled by reports or until ``deadline`` (both
-        ``time.monotonic()`` values); the release line."""
+        ``time.monotonic()`` values; ``cause``: ``timeout`` or ``budget``, which one the deadline
+        is); the release line."""
         with self._cond:
             self._state = "holding"
             self._held = True
             self._started_at = started_at
             if self._settled():
-                self._release(time.monotonic(), self._settled_why())
+                self._release(time.monotonic(), self._settled_why(), "report")
             while self._state != "released":
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    self._release(time.monotonic(), f"{timeout_why}{self._progress()}")
+                    self._release(time.monotonic(), f"{timeout_why}{self._progress()}", cause)
                     break
                 self._cond.wait(remaining)
             return self._released_why
@@ -106,11 +122,14 @@ class Hold:
         pids = ", ".join(str(pid) for pid in self._ok_pids)
         return f"reports ok from all {len(last)} workers (pids {pids}; last: {last[-1].describe()})"
 
-    def _release(self, now: float, why: str) -> None:
+    def _release(self, now: float, why: str, cause: str) -> None:
         self._state = "released"
         self._released_at = now
-        self._released_why = f"released after {(now - self._started_at) * 1000:.0f} ms: {why}"
-        self._log(self._released_why)
+        self.held_ms = (now - self._started_at) * 1000
+        self.cause = cause
+        self._released_why = f"released after {self.held_ms:.0f} ms: {why}"
+        level = "INFO" if cause == "report" else "WARN"
+        self._log(self._released_why, level, event="hold_ended", held_ms=self.held_ms, why=cause)
         self._cond.notify_all()
 
     def _progress(self) -> str:
@@ -121,18 +140,32 @@ class Hold:
     def _log_progress(self, report: Report) -> None:
         self._log(
             f"report ok from pid {report.pid}: {len(self._ok_pids)} of {self._workers} workers "
-            f"({report.describe()})"
+            f"({report.describe()})",
+            **_received(report),
         )
 
     def _log_late(self, report: Report, received: float) -> None:
         if not self._held:
             self._log(
                 f"report {report.status} from pid {report.pid} (no hold: {self._released_why}): "
-                f"{report.describe()}"
+                f"{report.describe()}",
+                **_received(report),
             )
             return
         late_ms = (received - self._released_at) * 1000
         self._log(
             f"late report {report.status} from pid {report.pid}, {late_ms:.0f} ms after the "
-            f"release ({self._released_why}): {report.describe()}"
+            f"release ({self._released_why}): {report.describe()}",
+            **_received(report, late_ms=late_ms),
         )
+
+
+def _received(report: Report, **more: object) -> dict[str, object]:
+    """The fields of a line about a report received (JSON lines: ``event: report_received``)."""
+    return {
+        "event": "report_received",
+        "status": report.status,
+        "pid": report.pid,
+        "workers": report.workers,
+        **more,
+    }

@@ -13,6 +13,14 @@ Variable                       Default    Accepted values
                                           ``provisioned-concurrency``, ``snap-start``,
                                           ``lambda-managed-instances`` the 130 s one.
 ``AWS_LAMBDA_RUNTIME_API``     (Lambda)   ``host:port`` of the Extensions API.
+``AWS_LAMBDA_LOG_FORMAT``      (Lambda)   ``JSON``: each line one JSON object; else text.
+``AWS_LAMBDA_LOG_LEVEL``       (Lambda)   lines below it are dropped (``TRACE``, ``DEBUG``,
+                                          ``INFO``, ``WARN``, ``ERROR``, ``FATAL``); unset:
+                                          every line.
+``WARMUP_METRICS``             ``off``    ``emf``: one EMF document with ``InitHeld`` when
+                                          the hold ends (namespace and ``service`` from
+                                          ``POWERTOOLS_METRICS_NAMESPACE`` and
+                                          ``POWERTOOLS_SERVICE_NAME``, as the library's).
 ============================== ========== ===================================================
 
 Durations take the one form both processes read alike, :func:`._protocol.parse_duration_ms`
@@ -46,6 +54,13 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
 AWS_LAMBDA_RUNTIME_API = "AWS_LAMBDA_RUNTIME_API"
+AWS_LAMBDA_LOG_FORMAT = "AWS_LAMBDA_LOG_FORMAT"
+AWS_LAMBDA_LOG_LEVEL = "AWS_LAMBDA_LOG_LEVEL"
+WARMUP_METRICS = "WARMUP_METRICS"
+POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
+DEFAULT_METRICS_NAMESPACE = "lambda-warmup"
+DEFAULT_SERVICE_NAME = "service_undefined"
 INIT_LIMIT_OVERRIDE = "_WARMUP_INIT_LIMIT_MS"
 
 DURATION_FORMS = (
@@ -61,8 +76,11 @@ class Settings:
     __slots__ = (
         "init_limit_ms",
         "init_type",
+        "metrics",
+        "metrics_namespace",
         "port",
         "runtime_api",
+        "service",
         "timeout_ms",
         "timeout_raw",
         "timeout_valid",
@@ -78,6 +96,9 @@ class Settings:
         port: int = DEFAULT_PORT,
         init_type: str = ON_DEMAND,
         init_limit_ms: float | None = None,
+        metrics: bool = False,
+        metrics_namespace: str = DEFAULT_METRICS_NAMESPACE,
+        service: str = DEFAULT_SERVICE_NAME,
     ) -> None:
         #: ``host:port`` of the Extensions API, ``None`` when unset.
         self.runtime_api = runtime_api
@@ -92,6 +113,10 @@ class Settings:
         self.init_type = init_type
         #: Test-only replacement for the on-demand INIT limit, in ms.
         self.init_limit_ms = init_limit_ms
+        #: ``WARMUP_METRICS=emf``: an EMF document (``InitHeld``) when the hold ends.
+        self.metrics = metrics
+        self.metrics_namespace = metrics_namespace
+        self.service = service
 
 
 def read_settings(environ: Mapping[str, str], log: Callable[[str], None]) -> Settings:
@@ -136,7 +161,18 @@ def read_settings(environ: Mapping[str, str], log: Callable[[str], None]) -> Set
         except ValueError:
             log(f"error: {INIT_LIMIT_OVERRIDE}={limit_raw!r} ignored; accepted: {DURATION_FORMS}")
 
+    metrics = False
+    metrics_raw = environ.get(WARMUP_METRICS, "").strip().lower()
+    if metrics_raw == "emf":
+        metrics = True
+    elif metrics_raw not in ("", "off", "0", "false", "none"):
+        log(f"error: {WARMUP_METRICS}={metrics_raw!r} is not one of emf, off; using off instead")
+
     return Settings(
+        metrics=metrics,
+        metrics_namespace=environ.get(POWERTOOLS_METRICS_NAMESPACE, "").strip()
+        or DEFAULT_METRICS_NAMESPACE,
+        service=environ.get(POWERTOOLS_SERVICE_NAME, "").strip() or DEFAULT_SERVICE_NAME,
         runtime_api=environ.get(AWS_LAMBDA_RUNTIME_API, "").strip() or None,
         timeout_raw=timeout_raw,
         timeout_ms=timeout_ms,
@@ -145,3 +181,16 @@ def read_settings(environ: Mapping[str, str], log: Callable[[str], None]) -> Set
         init_type=init_type,
         init_limit_ms=init_limit_ms,
     )
+
+
+def log_format_json(environ: Mapping[str, str]) -> bool:
+    """``AWS_LAMBDA_LOG_FORMAT=JSON`` (any case), as awslambdaric reads it."""
+    return environ.get(AWS_LAMBDA_LOG_FORMAT, "").strip().upper() == "JSON"
+
+
+def log_level(environ: Mapping[str, str]) -> str:
+    """``AWS_LAMBDA_LOG_LEVEL`` as one of :data:`._log.LEVELS` (``WARNING`` is ``WARN``);
+    unset or unknown: ``TRACE``, every line."""
+    level = environ.get(AWS_LAMBDA_LOG_LEVEL, "").strip().upper()
+    level = {"WARNING": "WARN", "CRITICAL": "FATAL"}.get(level, level)
+    return level if level in ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL") else "TRACE"

@@ -33,6 +33,20 @@ DEFAULT_SHUTDOWN_TIMEOUT: Final = 0.25
 WARMUP_RESTORE_TIMEOUT: Final = "WARMUP_RESTORE_TIMEOUT"
 DEFAULT_RESTORE_TIMEOUT: Final = 9.0
 
+#: Telemetry, off unless asked for (README's "Telemetry"): ``emf`` writes one CloudWatch
+#: Embedded Metric Format document when the inits settle; ``xray`` records one X-Ray subsegment
+#: per init (at the first traced invocation). ``off`` (or unset): nothing is loaded.
+WARMUP_METRICS: Final = "WARMUP_METRICS"
+METRICS_FORMS: Final = ("emf", "off")
+WARMUP_TRACING: Final = "WARMUP_TRACING"
+TRACING_FORMS: Final = ("xray", "off")
+#: Powertools' variables, read for the EMF document's namespace and ``service`` dimension.
+POWERTOOLS_METRICS_NAMESPACE: Final = "POWERTOOLS_METRICS_NAMESPACE"
+POWERTOOLS_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
+#: Used when those are unset (Powertools' own default service name).
+DEFAULT_METRICS_NAMESPACE: Final = "lambda-warmup"
+DEFAULT_SERVICE_NAME: Final = "service_undefined"
+
 #: The extension's hold (read by the extension). The library only looks at whether it is set,
 #: to decide whether a report is expected and how loudly to log one that cannot be delivered.
 WARMING_TIMEOUT: Final = p.WARMING_TIMEOUT

@@ -80,6 +80,11 @@ class InitHandle[T]:
         self._started: float | None = None
         self._finished: float | None = None
         self._attempts = 0
+        #: Per attempt of the current run, ``(start, end)`` on ``time.perf_counter()``: the gaps
+        #: between them are the retry backoff (the INIT timeline reads them from the log).
+        self._attempt_spans: list[tuple[float, float]] = []
+        #: Waits of this init's code on another init's handle: ``(name, start, end)``.
+        self._waits: list[tuple[str, float, float]] = []
         # Set when the current run settles: threads wait on ``_settled``, loop tasks on
         # ``_loop_settled`` (created on the loop, since an anyio.Event belongs to one loop).
         self._settled = threading.Event()
@@ -125,6 +130,16 @@ class InitHandle[T]:
     @property
     def finished_at(self) -> float | None:
         return self._finished
+
+    @property
+    def attempt_spans(self) -> tuple[tuple[float, float], ...]:
+        """``(start, end)`` of each attempt of the current run, on ``time.perf_counter()``."""
+        return tuple(self._attempt_spans)
+
+    @property
+    def waits(self) -> tuple[tuple[str, float, float], ...]:
+        """``(other init's name, start, end)`` of each wait of this init on another's handle."""
+        return tuple(self._waits)
 
     @property
     def value(self) -> T:
@@ -183,10 +198,12 @@ class InitHandle[T]:
             yield
             return
         self._graph.enter(waiter, self)
+        started = time.perf_counter()
         try:
             yield
         finally:
             self._graph.leave(waiter, self)
+            waiter._waits.append((self.name, started, time.perf_counter()))
 
     def _loop_event(self) -> anyio.Event:
         if self._loop_settled is None:
@@ -248,16 +265,21 @@ class InitHandle[T]:
         self._started = time.perf_counter()
         self._finished = None
         self._attempts = 0
+        self._attempt_spans = []
+        self._waits = []
         teardown: Teardown | None = None
         try:
             for attempt in range(self.retries + 1):
                 self._attempts += 1
+                attempt_started = time.perf_counter()
                 try:
                     value, teardown = await self._attempt()
                 except InitCycleError as error:
+                    self._end_attempt(attempt_started)
                     self._settle_failed(error)  # a cycle does not go away on retry
                     return
                 except Exception as error:
+                    self._end_attempt(attempt_started)
                     if attempt < self.retries:
                         delay = min(self.backoff * 2**attempt, MAX_BACKOFF)
                         logger.warning(
@@ -268,12 +290,20 @@ class InitHandle[T]:
                             self.retries + 1,
                             describe(error),
                             delay,
+                            extra={
+                                "event": "init_retry",
+                                "init": self.name,
+                                "attempts": attempt + 1,
+                                "error": describe(error),
+                                "retry_in_ms": round(delay * 1000, 1),
+                            },
                         )
                         await anyio.sleep(delay)
                         continue
                     self._settle_failed(error)
                     return
                 except BaseException as error:
+                    self._end_attempt(attempt_started)
                     if isinstance(error, anyio.get_cancelled_exc_class()):
                         raise
                     # SystemExit or KeyboardInterrupt from the init's own code (a library that
@@ -281,6 +311,7 @@ class InitHandle[T]:
                     # out, it would end the warm loop and every init and handler with it.
                     self._settle_failed(error)
                     return
+                self._end_attempt(attempt_started)
                 self._settle_ok(value)
                 break
         except BaseException as error:  # cancelled: the loop is closing
@@ -362,10 +393,31 @@ class InitHandle[T]:
             except Exception:
                 logger.exception("lambda-warmup: teardown of init '%s' failed", self.name)
 
+    def _end_attempt(self, started: float) -> None:
+        self._attempt_spans.append((started, time.perf_counter()))
+
+    def _fields(self, event: str) -> dict[str, Any]:
+        """What a log line about this init carries as fields (JSON logs: one key each). Not
+        ``name``: the standard library's LogRecord has one."""
+        error = self._error if self._state != "ok" else None
+        return {
+            "event": event,
+            "init": self.name,
+            "required": self.required,
+            "duration_ms": round(self._ms(), 1),
+            "attempts": self._attempts,
+            "error": describe(error) if error is not None else None,
+        }
+
     def _settle_ok(self, value: T) -> None:
         self._value, self._error = value, None
         self._finished = time.perf_counter()
-        logger.debug("lambda-warmup: init '%s' ok in %.1f ms", self.name, self._ms())
+        logger.debug(
+            "lambda-warmup: init '%s' ok in %.1f ms",
+            self.name,
+            self._ms(),
+            extra=self._fields("init_settled"),
+        )
         self._settle("ok")
 
     def _settle_failed(self, error: BaseException) -> None:
@@ -380,6 +432,7 @@ class InitHandle[T]:
             self._ms(),
             describe(error),
             exc_info=error,
+            extra=self._fields("init_settled"),
         )
         self._settle("failed")
 
@@ -393,6 +446,7 @@ class InitHandle[T]:
             "lambda-warmup: init '%s' still running at shutdown, cancelled after %.1f ms",
             self.name,
             self._ms(),
+            extra=self._fields("init_cancelled"),
         )
         self._settle("failed")
 

@@ -42,6 +42,20 @@ def parse_port(name: str, raw: str) -> int:
         ) from None
 
 
+def parse_choice(forms: tuple[str, ...]) -> Callable[[str, str], bool]:
+    """A parser of an on/off setting: ``forms[0]`` turns it on, ``off`` (or ``0``) leaves it off."""
+
+    def parse(name: str, raw: str) -> bool:
+        text = raw.strip().lower()
+        if text in ("off", "0", "false", "none"):
+            return False
+        if text == forms[0]:
+            return True
+        raise SettingsError(f"{name}={raw!r} is not one of {', '.join(forms)}")
+
+    return parse
+
+
 def parse_positive_int(name: str, raw: str) -> int:
     text = raw.strip()
     if not (text.isascii() and text.isdigit()) or int(text) < 1:
@@ -73,6 +87,13 @@ class Settings:
     shutdown_timeout: float = c.DEFAULT_SHUTDOWN_TIMEOUT
     #: Seconds for the after-restore hooks (SnapStart).
     restore_timeout: float = c.DEFAULT_RESTORE_TIMEOUT
+    #: ``WARMUP_METRICS=emf``: one EMF document when the inits settle.
+    metrics: bool = False
+    #: The EMF document's namespace and ``service`` dimension (Powertools' variables).
+    metrics_namespace: str = c.DEFAULT_METRICS_NAMESPACE
+    service: str = c.DEFAULT_SERVICE_NAME
+    #: ``WARMUP_TRACING=xray``: one X-Ray subsegment per init, at the first traced invocation.
+    tracing: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -108,6 +129,11 @@ class Settings:
             restore_timeout=read(
                 c.WARMUP_RESTORE_TIMEOUT, parse_duration, defaults.restore_timeout
             ),
+            metrics=read(c.WARMUP_METRICS, parse_choice(c.METRICS_FORMS), False),
+            metrics_namespace=env.get(c.POWERTOOLS_METRICS_NAMESPACE, "").strip()
+            or c.DEFAULT_METRICS_NAMESPACE,
+            service=env.get(c.POWERTOOLS_SERVICE_NAME, "").strip() or c.DEFAULT_SERVICE_NAME,
+            tracing=read(c.WARMUP_TRACING, parse_choice(c.TRACING_FORMS), False),
         )
 
 
@@ -122,6 +148,8 @@ def _hold_requested(raw: str) -> bool:
 
 def _shown(default: object) -> str:
     """A default as a log line shows it: ``9779``, ``2 s``, ``no timeout``."""
+    if isinstance(default, bool):
+        return "off" if not default else "on"
     if default is None:
         return "no timeout"
     if isinstance(default, float):

@@ -94,7 +94,9 @@ class Warmup:
     Environment variables (read once, on first use; see the README for forms and defaults):
     ``WARMUP_PORT``, ``WARMUP_INIT_TIMEOUT``, ``WARMUP_REPORT_TIMEOUT``, ``WARMING_TIMEOUT``,
     ``_HANDLER``, ``AWS_LAMBDA_INITIALIZATION_TYPE``, ``AWS_LAMBDA_MAX_CONCURRENCY``,
-    ``WARMUP_SHUTDOWN_TIMEOUT``, ``WARMUP_RESTORE_TIMEOUT``, ``AWS_LAMBDA_RUNTIME_API``.
+    ``WARMUP_SHUTDOWN_TIMEOUT``, ``WARMUP_RESTORE_TIMEOUT``, ``AWS_LAMBDA_RUNTIME_API``;
+    telemetry: ``WARMUP_METRICS``, ``WARMUP_TRACING``, ``POWERTOOLS_METRICS_NAMESPACE``,
+    ``POWERTOOLS_SERVICE_NAME``.
 
     In a Lambda runtime (``AWS_LAMBDA_RUNTIME_API`` set), the first ``@warm_init`` also installs
     a SIGTERM handler that runs ``close()`` within ``WARMUP_SHUTDOWN_TIMEOUT``, the SnapStart
@@ -114,6 +116,11 @@ class Warmup:
         self._marker: InitMarker | None = None
         #: The report once built (sent or not): what the extension was, or would have been, sent.
         self._report: Report | None = None
+        #: ``time.perf_counter()`` when the watched modules' imports were last seen finished.
+        self._imports_done_at: float | None = None
+        #: Run once, by the next invocation (``WARMUP_TRACING=xray``: the inits' subsegments,
+        #: which need the trace an invocation brings).
+        self._next_invocation_hook: Callable[[], object] | None = None
 
     @property
     def settings(self) -> Settings:
@@ -341,6 +348,8 @@ class Warmup:
     def _prepare_invocation(self, context: Any) -> None:
         if self._marker is not None:
             self._marker.invoked()
+        if self._next_invocation_hook is not None:
+            self._run_invocation_hook()
         handles = self._handles
         if all(handle.state == "ok" for handle in handles):
             return  # the warm path: no hop to the loop
@@ -354,10 +363,24 @@ class Warmup:
         # One absolute deadline for both sides (anyio's clock on asyncio is time.monotonic):
         # the loop gives up at it; the caller only later, if the loop could not answer at all.
         deadline = None if budget is None else time.monotonic() + budget
-        self._loop.call(
-            functools.partial(self._wait_required, deadline, budget),
-            timeout=None if budget is None else budget + c.LOOP_ANSWER_GRACE,
-        )
+        waited_for = [handle.name for handle in handles if handle.required and not handle.ok()]
+        started = time.time()  # epoch: the INIT timeline places the wait among the inits
+        try:
+            self._loop.call(
+                functools.partial(self._wait_required, deadline, budget),
+                timeout=None if budget is None else budget + c.LOOP_ANSWER_GRACE,
+            )
+        finally:
+            if waited_for:
+                _log_invocation_waited(waited_for, started, time.time())
+
+    def _run_invocation_hook(self) -> None:
+        hook, self._next_invocation_hook = self._next_invocation_hook, None
+        try:
+            if hook is not None:
+                hook()
+        except Exception as error:  # telemetry never fails an invocation
+            logger.warning("lambda-warmup: init telemetry failed: %s", describe(error))
 
     async def _wait_required(self, deadline: float | None, budget: float | None) -> None:
         required = [handle for handle in self._handles if handle.required]
@@ -397,6 +420,7 @@ class Warmup:
         """Wait until the declaring modules have imported and every init they declared settled."""
         while True:
             await wait_imports_finished(self._watched_modules)
+            self._imports_done_at = time.perf_counter()
             declared = len(self._handles)
             await self.wait_inits_settled()
             if declared == len(self._handles):
@@ -406,12 +430,17 @@ class Warmup:
         await self._wait_all_settled()
         settings = self.settings
         self._report = report = build_report(self._handles, settings)
+        from ._timeline import settled_fields
+
         logger.info(
             "lambda-warmup: %d init(s) settled in %.1f ms, %s: %s",
             len(self._handles),
             report["duration_ms"],
             report["status"],
             ", ".join(f"{i['name']} {i['status']} {i['duration_ms']} ms" for i in report["inits"]),
+            extra=settled_fields(
+                self._handles, report["status"], report["duration_ms"], self._imports_done_at
+            ),
         )
         marker = self._marker
         if marker is not None:
@@ -422,10 +451,19 @@ class Warmup:
                 logger.warning(
                     rerun_warning(marker.previous, marker.started, report["duration_ms"])
                 )
-        if not settings.extension_expected:
+        if settings.extension_expected:
+            await send_report(report, settings)
+        else:
             logger.debug("lambda-warmup: no WARMING_TIMEOUT, so no extension awaits the report")
-            return
-        await send_report(report, settings)
+        if settings.tracing:
+            from ._tracing import record_init_subsegments
+
+            handles = tuple(self._handles)
+            self._next_invocation_hook = functools.partial(record_init_subsegments, handles)
+        if settings.metrics:  # after the report: the hold ends first
+            from ._emf import emit_init_metrics
+
+            emit_init_metrics(self._handles, report, settings)
 
     # -- Lambda's lifecycle --------------------------------------------------------------------
     def _install_lifecycle(self) -> None:
@@ -587,6 +625,23 @@ async def _run_hook(hook: ShutdownHook) -> None:
             describe(error),
             exc_info=error,
         )
+
+
+def _log_invocation_waited(names: list[str], started: float, ended: float) -> None:
+    """One INFO line for an invocation that had to wait for required inits (epoch seconds)."""
+    waited_ms = (ended - started) * 1000
+    logger.info(
+        "lambda-warmup: invocation waited %.1f ms for init(s) %s",
+        waited_ms,
+        _names(names),
+        extra={
+            "event": "invocation_waited",
+            "waited_ms": round(waited_ms, 1),
+            "start_ms": round(started * 1000, 1),
+            "end_ms": round(ended * 1000, 1),
+            "inits": names,
+        },
+    )
 
 
 def _check_options(timeout: object, retries: object, backoff: object) -> None:

@@ -2,7 +2,8 @@
 
 Covers what ``sam local invoke`` needs from ``AWS::Serverless::Function``: CodeUri (a directory or
 a ``.zip``), Handler, Runtime, Layers, Environment.Variables, Timeout, MemorySize, FunctionName,
-and the template's ``Globals.Function``. Each layer becomes a local ``/opt`` content or a
+LoggingConfig (as the ``AWS_LAMBDA_LOG_FORMAT`` and ``AWS_LAMBDA_LOG_LEVEL`` Lambda sets), and
+the template's ``Globals.Function``. Each layer becomes a local ``/opt`` content or a
 ``TemplateError`` (a function whose layer is missing fails to start on Lambda too): a layer
 resource of the template (any logical id; ContentUri a directory, a ``.zip``, or in a source
 template ``BuildMethod: makefile``, built as ``sam build`` does), a local path, or an ARN mapped to
@@ -157,6 +158,7 @@ class Template:
         if not isinstance(handler, str) or not isinstance(runtime, str):
             raise TemplateError(f"{logical_id}: Handler and Runtime are required")
         env = self._environment(logical_id, props, env_overrides or {})
+        env.update(self._logging_environment(props))
         name = self._resolve(props.get("FunctionName"))
         timeout = self._resolve(props.get("Timeout", 3))
         memory = self._resolve(props.get("MemorySize", 128))
@@ -212,6 +214,20 @@ class Template:
                 if key in declared:
                     env[key] = _env_str(value)
         return env
+
+    def _logging_environment(self, props: dict[str, Any]) -> dict[str, str]:
+        """What Lambda sets from ``LoggingConfig``: with ``LogFormat: JSON``,
+        ``AWS_LAMBDA_LOG_FORMAT=JSON`` and ``AWS_LAMBDA_LOG_LEVEL`` (``ApplicationLogLevel``,
+        ``INFO`` when not given); with text, neither (log levels need the JSON format)."""
+        config = self._pick(props.get("LoggingConfig"))
+        if not isinstance(config, dict):
+            return {}
+        log_format = self._resolve(config.get("LogFormat", NO_VALUE))
+        if not isinstance(log_format, str) or log_format.upper() != "JSON":
+            return {}
+        level = self._resolve(config.get("ApplicationLogLevel", NO_VALUE))
+        level = level.upper() if isinstance(level, str) and level.strip() else "INFO"
+        return {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": level}
 
     def _layers(self, logical_id: str, layers: Any) -> list[Path]:
         layers = self._pick(layers)

@@ -290,3 +290,23 @@ def test_a_layer_mapping_item_must_be_arn_equals_path() -> None:
     assert parse_layer_mapping([f" {ARN}=a/b.zip "]) == {ARN: Path("a/b.zip").absolute()}
     with pytest.raises(TemplateError, match=r"^--layer: 'layer.zip' is not ARN=PATH$"):
         parse_layer_mapping(["layer.zip"])
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ("{LogFormat: JSON}", {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "INFO"}),
+        (
+            "{LogFormat: JSON, ApplicationLogLevel: DEBUG, SystemLogLevel: WARN}",
+            {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "DEBUG"},
+        ),
+        ("{LogFormat: Text}", {}),
+    ],
+)
+def test_logging_config_sets_lambdas_log_variables(
+    tmp_path: Path, config: str, expected: dict[str, str]
+) -> None:
+    path = _template(tmp_path, "[]", resources=f"      LoggingConfig: {config}\n")
+    environment = load_template(path).function("Fn").environment
+    got = {k: v for k, v in environment.items() if k.startswith("AWS_LAMBDA_LOG_")}
+    assert got == expected

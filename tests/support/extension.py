@@ -19,6 +19,22 @@ from tests.support.ports import free_port
 LAUNCHER = REPO / "extensions" / "lambda-warmup"
 
 
+class LogLines(list[str]):
+    """A stand-in for the extension's ``Log``: keeps each message; ``fields`` keeps what each
+    line would carry as JSON keys (``event``, ``status``...)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: list[dict[str, object]] = []
+
+    def __call__(self, message: str, level: str | None = None, **fields: object) -> None:
+        self.append(message)
+        self.fields.append({"level": level, **fields})
+
+    def events(self) -> list[str]:
+        return [str(f["event"]) for f in self.fields if "event" in f]
+
+
 class ExtensionProcess:
     """The launcher as a child process; its output lines are collected with arrival times."""
 

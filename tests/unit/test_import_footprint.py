@@ -1,5 +1,6 @@
 """``import lambda_warmup`` stays light: every cold start pays for it (figures in benchmarks/)."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,4 +22,30 @@ def test_import_loads_neither_asyncio_nor_httpx():
         check=True,
     )
     # asyncio comes with the warm loop (the first @warm_init), httpx only on a report fallback.
+    assert result.stdout.strip() == "[]"
+
+
+def test_import_loads_no_telemetry():
+    """JSON fields cost nothing to import; the EMF, timeline and X-Ray modules (and the SDKs)
+    load only when their setting is on and the inits settle."""
+    telemetry = (
+        "lambda_warmup._emf",
+        "lambda_warmup._timeline",
+        "lambda_warmup._tracing",
+        "aws_xray_sdk",
+        "aws_lambda_powertools",
+    )
+    probe = (
+        f"import sys, lambda_warmup; print(sorted(m for m in {telemetry!r} if m in sys.modules))"
+    )
+    env = {**os.environ, "WARMUP_METRICS": "emf", "WARMUP_TRACING": "xray"}
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
     assert result.stdout.strip() == "[]"

@@ -98,3 +98,31 @@ def test_bad_value_is_one_error_line_and_the_default(caplog):
     assert "WARMUP_PORT='70000'" in lines[1]
     assert "using the default, 9779" in lines[1]
     assert all("\n" not in line for line in lines)
+
+
+def test_telemetry_settings_are_off_unless_asked_for(caplog):
+    off = Settings.from_env({})
+    assert (off.metrics, off.tracing) == (False, False)
+    assert (off.metrics_namespace, off.service) == ("lambda-warmup", "service_undefined")
+    on = Settings.from_env(
+        {
+            "WARMUP_METRICS": "EMF",
+            "WARMUP_TRACING": " xray ",
+            "POWERTOOLS_METRICS_NAMESPACE": "Shop",
+            "POWERTOOLS_SERVICE_NAME": "orders",
+        }
+    )
+    assert (on.metrics, on.tracing, on.metrics_namespace, on.service) == (
+        True,
+        True,
+        "Shop",
+        "orders",
+    )
+    assert Settings.from_env({"WARMUP_METRICS": "off", "WARMUP_TRACING": "0"}).metrics is False
+    with caplog.at_level(logging.ERROR, logger="lambda_warmup"):
+        bad = Settings.from_env({"WARMUP_METRICS": "cloudwatch", "WARMUP_TRACING": "yes"})
+    assert (bad.metrics, bad.tracing) == (False, False)
+    assert [r.getMessage() for r in caplog.records] == [
+        "lambda-warmup: WARMUP_METRICS='cloudwatch' is not one of emf, off; using the default, off",
+        "lambda-warmup: WARMUP_TRACING='yes' is not one of xray, off; using the default, off",
+    ]

@@ -9,16 +9,16 @@ from typing import Any
 
 from extension_entry._hold import Hold
 from extension_entry._report import Report, parse_report
-from tests.support.extension import make_report
+from tests.support.extension import LogLines, make_report
 
 
 def report(**fields: Any) -> Report:
     return parse_report(json.dumps(make_report(**fields)).encode())
 
 
-def new_hold() -> tuple[Hold, list[str]]:
-    lines: list[str] = []
-    return Hold(lines.append), lines
+def new_hold() -> tuple[Hold, LogLines]:
+    lines = LogLines()
+    return Hold(lines), lines
 
 
 def test_report_before_the_hold_starts_releases_it_at_once() -> None:

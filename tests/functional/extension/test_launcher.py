@@ -46,13 +46,16 @@ def test_launcher_passes_shellcheck_when_available() -> None:
 
 
 def test_modules_loaded_before_register_are_few_and_stdlib_only() -> None:
-    """What ``python3 -E -s -S -m extension_entry`` loads up to ``register``'s connect."""
+    """What ``python3 -E -s -S -m extension_entry`` loads up to ``register``'s connect and its
+    log line, in JSON mode (``AWS_LAMBDA_LOG_FORMAT=JSON``) too."""
     code = f"""
 import sys
 import extension_entry.__main__ as entry
 from extension_entry import _net
 sock = _net.listen("127.0.0.1", {free_port()}, 8)  # as listen() does
 _net.connect("127.0.0.1", sock.getsockname()[1], 1.0).close()  # as register does
+from extension_entry._log import Log
+Log("lambda-warmup", json=True)("registered", event="registered", ms=1.5)  # a JSON line
 print(" ".join(sorted(sys.modules)))
 """
     out = subprocess.run(

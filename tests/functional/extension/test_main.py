@@ -9,6 +9,7 @@ import json
 import pytest
 
 import extension_entry.__main__ as entry
+from tests.support.extension import LogLines
 from tests.support.extensions_api import FakeExtensionsApi
 from tests.support.ports import free_port
 
@@ -27,9 +28,9 @@ def env(api: FakeExtensionsApi) -> dict[str, str]:
 
 def test_bug_during_the_hold_is_reported_with_init_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(entry, "hold_init", boom)
-    lines: list[str] = []
+    lines = LogLines()
     with FakeExtensionsApi() as api:
-        assert entry.main("lambda-warmup", None, env(api), lines.append) == 1
+        assert entry.main("lambda-warmup", None, env(api), lines) == 1
     (call,) = api.calls_to("/init/error")
     assert call.headers["lambda-extension-identifier"] == api.identifier
     assert call.headers["lambda-extension-function-error-type"] == "Extension.InternalError"
@@ -43,10 +44,10 @@ def test_bug_during_the_hold_is_reported_with_init_error(monkeypatch: pytest.Mon
 
 def test_bug_in_the_event_loop_is_reported_with_exit_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(entry, "serve_events", boom)
-    lines: list[str] = []
+    lines = LogLines()
     with FakeExtensionsApi() as api:
         environ = {**env(api), "WARMING_TIMEOUT": "0"}
-        assert entry.main("lambda-warmup", None, environ, lines.append) == 1
+        assert entry.main("lambda-warmup", None, environ, lines) == 1
     (call,) = api.calls_to("/exit/error")
     assert call.headers["lambda-extension-function-error-type"] == "Extension.InternalError"
     assert api.calls_to("/init/error") == []
@@ -56,7 +57,7 @@ def test_the_listener_is_closed_on_every_exit(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(entry, "hold_init", boom)
     with FakeExtensionsApi() as api:
         environ = env(api)
-        entry.main("lambda-warmup", None, environ, lambda line: None)
+        entry.main("lambda-warmup", None, environ, LogLines())
     import socket
 
     with socket.socket() as sock:  # the port is free again

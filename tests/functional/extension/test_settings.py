@@ -165,3 +165,33 @@ def test_test_only_limit_override_shrinks_the_on_demand_budget_only() -> None:
         "AWS_LAMBDA_INITIALIZATION_TYPE": "provisioned-concurrency",
     }
     assert plan_hold(read(env)[0], listening=True).budget_ms == 129_500.0
+
+
+def test_metrics_and_log_settings() -> None:
+    settings, lines = read({})
+    assert (settings.metrics, settings.metrics_namespace, settings.service) == (
+        False,
+        "lambda-warmup",
+        "service_undefined",
+    )
+    settings, lines = read(
+        {
+            "WARMUP_METRICS": "emf",
+            "POWERTOOLS_METRICS_NAMESPACE": "Shop",
+            "POWERTOOLS_SERVICE_NAME": "orders",
+        }
+    )
+    assert (settings.metrics, settings.metrics_namespace, settings.service) == (
+        True,
+        "Shop",
+        "orders",
+    )
+    settings, lines = read({"WARMUP_METRICS": "yes"})
+    assert not settings.metrics
+    assert lines == ["error: WARMUP_METRICS='yes' is not one of emf, off; using off instead"]
+    assert s.log_format_json({"AWS_LAMBDA_LOG_FORMAT": "json"})
+    assert not s.log_format_json({"AWS_LAMBDA_LOG_FORMAT": "Text"})
+    assert [
+        s.log_level({"AWS_LAMBDA_LOG_LEVEL": raw})
+        for raw in ("warn", "WARNING", "debug", "", "loud", "fatal")
+    ] == ["WARN", "WARN", "DEBUG", "TRACE", "TRACE", "FATAL"]
