@@ -3,7 +3,7 @@
 ``local invoke --timeline`` on a real sandbox (the layer's extension holding INIT, a function
 with two inits, one awaiting the other, one retried; two invocations with frozen gaps), and the
 page drawn from records carrying the library's JSON summary line (``tests/support/
-timeline_records``), which today's library does not write yet. Each test checks what the browser
+timeline_records``), as the library writes it. Each test checks what the browser
 laid out: the bars, on their rows, in time order, the critical path outlined.
 """
 
@@ -249,11 +249,8 @@ def test_local_invoke_timeline_of_a_real_sandbox_in_chromium(tmp_path: Path) -> 
 
     lines = [json.loads(line) for line in records.read_text().splitlines()]
     summary = [r for r in lines if r["event"] == "log" and '"inits_settled"' in r["line"]]
-    if not summary:
-        # The library does not log its JSON summary yet: the page says what is missing.
-        assert [n for n in shown.notes if "No init detail" in n], shown.notes
-        return
-    # With the library's summary: the inits, client's retry and its wait on config, and the
+    assert summary, "the library's inits_settled line is not in the function's log"
+    # From the library's summary: the inits, client's retry and its wait on config, and the
     # report on the critical path.
     assert shown.notes == []
     assert shown.bar("init client", "attempt 1")["kind"] == "attempt-failed"
