@@ -201,7 +201,8 @@ class WarmupFixture:
         ``@warm_init`` functions start on this test's loop at once and run while the rest of the
         module imports. Returns once the import is done (INIT without the extension's hold);
         ``await warmup.wait_inits_settled()`` waits for the inits too. Use the module it returns:
-        one your test file imported at its top is not this test's.
+        one your test file imported at its top is not this test's. A module this test imported
+        already is returned as it is, as ``import`` would.
         """
         import asyncio
 
@@ -211,6 +212,9 @@ class WarmupFixture:
                 "fixture; give them the same loop scope (asyncio_default_fixture_loop_scope, or "
                 "the test's @pytest.mark.asyncio(loop_scope=...))"
             )
+        imported = sys.modules.get(module)
+        if imported is not None and imported is not self._modules_before.get(module):
+            return imported  # this test's already
         # Modules that declared inits before the test (a test file's top-level import) run
         # again, so that their inits are this test's.
         for name in (module, *self._saved_state.get("_declaring_modules", ())):

@@ -8,15 +8,20 @@ tests, on the test's own loop.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
 from decimal import Decimal
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import pytest
 
 import lambda_warmup
+from lambda_warmup import Settings, Warmup
+from lambda_warmup._loop import BorrowedLoop
 from lambda_warmup.testing import LambdaContext, invoke
 from tests.support.library import LoopbackServer
 
@@ -110,6 +115,8 @@ async def test_handler_uses_what_the_inits_made(warmup):
         "from a def handler"
     )
     FIRST.update(handle=orders.store.connection, server=await orders.store.echo_server)
+    assert await warmup.load("orders") is orders, "loaded once per test"
+    assert len(warmup.handles) == 3
 
 
 @pytest.mark.asyncio
@@ -253,7 +260,32 @@ def test_a_test_on_another_loop_than_the_fixture_is_told_so(orders_project: pyte
     )
 
 
-# -- invoke and LambdaContext, on their own ---------------------------------------------------
+# -- the borrowed loop, invoke and LambdaContext, on their own -----------------------------------
+@pytest.mark.asyncio
+async def test_a_borrowed_loop_serves_a_warmup_on_the_test_loop_until_stopped():
+    loop = BorrowedLoop()
+    warmup = Warmup(Settings(), loop=loop)
+
+    async def running_loop() -> asyncio.AbstractEventLoop:
+        return asyncio.get_running_loop()
+
+    async def forever() -> None:
+        await anyio.sleep_forever()
+
+    await loop.start()
+    try:
+        # Declared off the loop, as a module's import declares them.
+        made_on = await anyio.to_thread.run_sync(warmup.init, running_loop)
+        stuck = await anyio.to_thread.run_sync(warmup.init, forever)
+        assert await made_on is asyncio.get_running_loop()
+    finally:
+        await loop.stop()
+    assert stuck.state == "failed"
+    assert "cancelled at shutdown" in str(stuck.error)
+    with pytest.raises(RuntimeError, match="borrowed event loop that is not serving it"):
+        await anyio.to_thread.run_sync(warmup.init, running_loop)
+
+
 @pytest.mark.asyncio
 async def test_invoke_calls_the_handler_off_the_loop_with_json_in_and_out():
     seen: dict[str, Any] = {}
