@@ -322,8 +322,9 @@ def _your_own(name: str, module: types.ModuleType) -> bool:
 @pytest.fixture
 def warmup_settings() -> Settings:
     """The ``Settings`` of a test's ``warmup``: the environment's (``WARMUP_*``), without a Lambda
-    runtime's SIGTERM handler and SnapStart hooks. Override this fixture to give your own."""
-    return dataclasses.replace(Settings.from_env(), in_lambda=False)
+    runtime's SIGTERM handler and SnapStart hooks, and without a report (no extension holds a
+    test). Override this fixture to give your own."""
+    return dataclasses.replace(Settings.from_env(), in_lambda=False, extension_expected=False)
 
 
 @pytest_asyncio.fixture

@@ -260,6 +260,47 @@ def test_a_test_on_another_loop_than_the_fixture_is_told_so(orders_project: pyte
     )
 
 
+def test_the_warmup_reads_the_environment_but_is_no_lambda_runtime(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("WARMUP_INIT_TIMEOUT", "50ms")
+    monkeypatch.setenv("WARMING_TIMEOUT", "5s")
+    monkeypatch.setenv("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+    pytester.makeconftest('pytest_plugins = ["lambda_warmup.testing"]')
+    pytester.makepyfile(
+        slow="""
+        import anyio
+
+        from lambda_warmup import warm_init
+
+
+        @warm_init
+        async def slow():
+            await anyio.sleep(5)
+        """,
+        test_slow="""
+        import pytest
+
+        from lambda_warmup import InitTimeoutError
+
+
+        @pytest.mark.asyncio
+        async def test_an_init_past_warmup_init_timeout_fails(warmup):
+            slow = await warmup.load("slow")
+            with pytest.raises(InitTimeoutError, match="timed out after 0.05 s"):
+                await slow.slow
+
+
+        def test_settings(warmup_settings):
+            assert warmup_settings.init_timeout == 0.05
+            assert not warmup_settings.in_lambda, "no SIGTERM handler or SnapStart hooks"
+            assert not warmup_settings.extension_expected, "no report"
+        """,
+    )
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.runpytest().assert_outcomes(passed=2)
+
+
 # -- the borrowed loop, invoke and LambdaContext, on their own -----------------------------------
 @pytest.mark.asyncio
 async def test_a_borrowed_loop_serves_a_warmup_on_the_test_loop_until_stopped():
