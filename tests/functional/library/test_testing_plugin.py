@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import subprocess
+import sys
 import threading
 from decimal import Decimal
 from typing import Any
@@ -299,6 +301,18 @@ def test_the_warmup_reads_the_environment_but_is_no_lambda_runtime(
     )
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     pytester.runpytest().assert_outcomes(passed=2)
+
+
+def test_without_pytest_asyncio_the_plugin_says_what_to_install():
+    probe = "import sys; sys.modules['pytest_asyncio'] = None; import lambda_warmup.testing"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "ImportError: lambda_warmup.testing is a pytest plugin and needs pytest and "
+        "pytest-asyncio (pytest_asyncio is missing): pip install pytest pytest-asyncio"
+    )
 
 
 # -- the borrowed loop, invoke and LambdaContext, on their own -----------------------------------
