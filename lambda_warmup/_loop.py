@@ -203,3 +203,129 @@ async def _serve_task_group(*, task_status: TaskStatus[TaskGroup]) -> None:
     async with anyio.create_task_group() as task_group:
         task_status.started(task_group)
         await anyio.sleep_forever()
+
+
+class BorrowedLoop(WarmLoop):
+    """A warm loop served by a task on an event loop someone else runs, not by a thread of its own.
+
+    For tests (``lambda_warmup.testing``): the inits run on the test's own asyncio loop, so the
+    test can await what they made. ``start()`` (awaited on that loop) serves it, ``stop()`` ends
+    it; in between it behaves as a ``WarmLoop``: a caller in another thread (a handler invoked as
+    the runtime does) hops onto the loop and waits.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(on_exit=_nothing)  # no thread of its own to stop at interpreter exit
+        self._host: asyncio.Task[None] | None = None
+        self._started: list[_Started] = []
+
+    def start_soon(self, func: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+        """As ``WarmLoop.start_soon``, in a cancel scope that ``cancel(func)`` cancels."""
+        started = _Started(func)
+        self._started.append(started)
+        super().start_soon(started.run)
+
+    def cancel(self, func: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+        """On the loop: cancel what was started with ``func`` (a bound method equals itself).
+
+        At a test's end, an init still running is cancelled before the teardowns of the inits
+        it awaits: a teardown that waits for its clients (a server's) would wait for it.
+        """
+        for started in self._started:
+            if started.func == func:
+                started.cancel()
+
+    def portal(self) -> BlockingPortal:
+        portal = self._portal
+        if portal is None:
+            raise RuntimeError(
+                "lambda-warmup: this Warmup runs on a borrowed event loop that is not serving it "
+                "(its test has not started yet, or is over)"
+            )
+        return portal
+
+    def call[T](self, func: Callable[[], Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        if self.in_loop_thread():
+            # WarmLoop's own message says "await instead", which means nothing to a test that
+            # called a handler: the loop it would block is the test's.
+            raise RuntimeError(
+                "lambda-warmup: a handler (or run) called on the event loop the inits run on, "
+                "which is this test's: it would block the loop it waits for. Call it as "
+                "Lambda's runtime does, from another thread: "
+                "await lambda_warmup.testing.invoke(handler, event)"
+            )
+        return super().call(func, *args, **kwargs)
+
+    async def start(self) -> None:
+        """Serve from the running loop until ``stop()``, in a task of its own.
+
+        A task, not a task group the caller enters: pytest-asyncio sets a fixture up and tears it
+        down in two tasks, and a task group (a cancel scope) must be left by the task that
+        entered it.
+        """
+        import asyncio  # the caller's loop runs: loaded already
+
+        if self._host is not None:
+            raise RuntimeError("lambda-warmup: this borrowed loop is already serving")
+        loop = asyncio.get_running_loop()
+        serving = loop.create_future()
+        self._host = host = loop.create_task(self._serve(serving), name="lambda-warmup-borrowed")
+        await asyncio.wait([serving, host], return_when=asyncio.FIRST_COMPLETED)
+        if not serving.done():
+            serving.cancel()
+            await host  # it ended before serving: its exception
+
+    async def stop(self) -> None:
+        """Cancel every task still on it and wait until it has stopped serving."""
+        host, self._host = self._host, None
+        self.close()
+        if host is not None:
+            await host
+
+    def close(self) -> None:
+        """Cancel every task still on the loop; the loop itself is its owner's and runs on."""
+        loop, task_group = self._asyncio_loop, self._task_group
+        if loop is None or task_group is None:
+            return
+        if self.in_loop_thread():
+            task_group.cancel_scope.cancel()
+        else:
+            loop.call_soon_threadsafe(task_group.cancel_scope.cancel)
+
+    async def _serve(self, serving: asyncio.Future[None]) -> None:
+        import asyncio
+
+        try:
+            async with BlockingPortal() as portal, anyio.create_task_group() as task_group:
+                self._thread_id = threading.get_ident()
+                self._asyncio_loop = asyncio.get_running_loop()
+                self._task_group, self._portal = task_group, portal
+                serving.set_result(None)
+                await anyio.sleep_forever()
+        finally:
+            self._portal = self._task_group = self._asyncio_loop = None
+            self._thread_id = None
+
+
+class _Started:
+    """A task a borrowed loop started, which its owner may cancel (even before it starts)."""
+
+    def __init__(self, func: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+        self.func = func
+        self._scope: anyio.CancelScope | None = None
+        self._cancelled = False
+
+    async def run(self) -> None:
+        with anyio.CancelScope() as self._scope:  # made on the loop: anyio needs it running
+            if self._cancelled:
+                self._scope.cancel()
+            await self.func()
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        if self._scope is not None:
+            self._scope.cancel()
+
+
+def _nothing() -> None:
+    pass

@@ -101,11 +101,16 @@ class Warmup:
     In a Lambda runtime (``AWS_LAMBDA_RUNTIME_API`` set), the first ``@warm_init`` also installs
     a SIGTERM handler that runs ``close()`` within ``WARMUP_SHUTDOWN_TIMEOUT``, the SnapStart
     hooks when ``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start``, and the INIT re-run marker.
+
+    ``loop`` is the warm loop to run on: by default one of its own, in a daemon thread started at
+    first use; ``lambda_warmup.testing`` passes one that borrows a test's event loop.
     """
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, *, loop: WarmLoop | None = None) -> None:
         self._settings = settings
-        self._loop = WarmLoop(on_exit=functools.partial(self.close, c.EXIT_TEARDOWN_BUDGET))
+        if loop is None:
+            loop = WarmLoop(on_exit=functools.partial(self.close, c.EXIT_TEARDOWN_BUDGET))
+        self._loop = loop
         #: Who awaits whom among this registry's inits (each handle records its own waits).
         self._graph = WaitGraph()
         self._handles: list[InitHandle[Any]] = []

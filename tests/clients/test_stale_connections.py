@@ -18,7 +18,6 @@ Each README block is also the code of the sandbox's function (checked here).
 
 from __future__ import annotations
 
-import asyncio
 import re
 import textwrap
 from collections.abc import AsyncIterator
@@ -71,20 +70,17 @@ def test_each_readme_recipe_is_the_sandbox_functions_code(client: str, source: s
     assert _recipe(client) in code, f"README.md's {client} recipe is not the code of {source}"
 
 
-def test_httpx_without_the_recipe_fails_the_first_request_on_a_stale_connection(
+@pytest.mark.asyncio
+async def test_httpx_without_the_recipe_fails_the_first_request_on_a_stale_connection(
     api: KeepAliveServer,
 ) -> None:
-    async def scenario() -> type[Exception]:
-        async with httpx.AsyncClient(base_url=api.url, timeout=5.0) as client:
-            (await client.get("/init")).raise_for_status()
-            api.forget()  # the snapshot's connection: open here, unknown to the peer
-            with pytest.raises(httpx.TransportError) as failed:
-                await client.get("/after")
-            (await client.get("/again")).raise_for_status()  # the failed one left the pool
-            return failed.type
-
-    error = asyncio.run(scenario())
-    assert issubclass(error, (httpx.ReadError, httpx.RemoteProtocolError)), error
+    async with httpx.AsyncClient(base_url=api.url, timeout=5.0) as client:
+        (await client.get("/init")).raise_for_status()
+        api.forget()  # the snapshot's connection: open here, unknown to the peer
+        with pytest.raises(httpx.TransportError) as failed:
+            await client.get("/after")
+        (await client.get("/again")).raise_for_status()  # the failed one left the pool
+    assert issubclass(failed.type, (httpx.ReadError, httpx.RemoteProtocolError)), failed.type
     (init,) = api.ports("/init")
     assert init in api.closed_ports, "the request was sent on the pooled connection: reset"
     assert api.ports("/after") == [], "and not sent again"

@@ -14,6 +14,8 @@ import pytest
 import lambda_warmup
 from lambda_warmup import _constants
 
+pytest_plugins = ["pytester"]
+
 REPO = Path(__file__).resolve().parents[2]
 README = (REPO / "README.md").read_text()
 
@@ -114,3 +116,67 @@ def test_public_names():
     assert lambda_warmup.warm_init == lambda_warmup.default_warmup.init
     assert lambda_warmup.warm_handler == lambda_warmup.default_warmup.handler
     assert lambda_warmup.warm_shutdown == lambda_warmup.default_warmup.on_shutdown
+
+
+# -- Testing your own function (lambda_warmup.testing) ----------------------------------------
+
+#: What README.md's "Testing your own function" documents: the plugin's ``__all__`` and fixtures.
+TESTING_NAMES = ["LambdaContext", "WarmupFixture", "invoke"]
+TESTING_FIXTURES = ["lambda_context", "warmup", "warmup_settings"]
+
+
+def _testing_section() -> str:
+    return README.split("\n## Testing your own function\n", 1)[1].split("\n## ", 1)[0]
+
+
+def _testing_example_files() -> dict[str, str]:
+    """The section's python blocks that start with their file's name (``# orders.py``)."""
+    blocks = re.findall(
+        r"^```python\n# (\w+\.py)\n(.*?)^```", _testing_section(), flags=re.MULTILINE | re.DOTALL
+    )
+    return dict(blocks)
+
+
+def _strict_asyncio(pytester: pytest.Pytester) -> None:
+    """The example's pytest configuration: ours (pytest-asyncio strict, warnings are errors)."""
+    pytester.makeini(
+        """
+        [pytest]
+        asyncio_mode = strict
+        asyncio_default_fixture_loop_scope = function
+        filterwarnings = error
+        """
+    )
+
+
+def test_readme_testing_example_passes(pytester: pytest.Pytester):
+    files = _testing_example_files()
+    assert {"conftest.py", "test_orders.py"} <= set(files), sorted(files)
+    for name, text in files.items():
+        (pytester.path / name).write_text(text)
+    _strict_asyncio(pytester)
+    tests = sum(len(re.findall(r"^(?:async )?def test_", text, re.M)) for text in files.values())
+
+    result = pytester.runpytest()
+
+    result.assert_outcomes(passed=tests)
+
+
+def test_testing_names_are_the_documented_ones(pytester: pytest.Pytester):
+    import lambda_warmup.testing as testing
+
+    assert sorted(testing.__all__) == sorted(TESTING_NAMES)
+    pytester.makeconftest('pytest_plugins = ["lambda_warmup.testing"]')
+    _strict_asyncio(pytester)
+    listing = pytester.runpytest("--fixtures").stdout.str()
+    found = re.search(
+        r"fixtures defined from lambda_warmup\.testing -+\n(.*?)(?:\n-+ |$)", listing, re.S
+    )
+    assert found, "pytest --fixtures lists no fixtures of lambda_warmup.testing"
+    assert set(re.findall(r"^(\w+) -- ", found.group(1), re.MULTILINE)) == set(TESTING_FIXTURES)
+    code = re.findall(r"`([^`\n]+)`", _testing_section())
+    for name in [*TESTING_NAMES, *TESTING_FIXTURES]:
+        pattern = rf"(?<![\w.]){re.escape(name)}(?!\w)"
+        assert any(re.search(pattern, text) for text in code), (
+            f"lambda_warmup.testing's {name} is not documented in README.md's Testing section"
+        )

@@ -49,3 +49,22 @@ def test_import_loads_no_telemetry():
         check=True,
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_import_loads_neither_the_testing_plugin_nor_pytest():
+    """``lambda_warmup.testing`` is a pytest plugin: a function's cold start must not pay for it,
+    and the layer has no pytest."""
+    probe = (
+        "import sys, lambda_warmup; "
+        "print(sorted(m for m in sys.modules "
+        "if m in ('pytest', '_pytest', 'pytest_asyncio', 'lambda_warmup.testing')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert result.stdout.strip() == "[]"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 
@@ -230,18 +229,16 @@ def test_result_on_the_warm_loop_says_await(warmup: Warmup):
     assert "await the handle instead" in str(misuse.error)
 
 
-def test_await_from_another_loop_says_where(warmup: Warmup):
+@pytest.mark.asyncio
+async def test_await_from_another_loop_says_where(warmup: Warmup):
     @warmup.init
     async def value() -> int:
         return 1
 
     settle(value)
 
-    async def elsewhere() -> int:
-        return await value
-
     with pytest.raises(RuntimeError, match="only be awaited on the warm loop"):
-        asyncio.run(elsewhere())
+        await value
 
 
 def test_options_are_keyword_only(warmup: Warmup):
