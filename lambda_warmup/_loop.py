@@ -219,11 +219,13 @@ class BorrowedLoop(WarmLoop):
         self._host: asyncio.Task[None] | None = None
         self._started: list[_Started] = []
 
-    def start_soon(self, func: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+    def start_soon(
+        self, func: Callable[[], Coroutine[Any, Any, Any]], *, name: str | None = None
+    ) -> None:
         """As ``WarmLoop.start_soon``, in a cancel scope that ``cancel(func)`` cancels."""
         started = _Started(func)
         self._started.append(started)
-        super().start_soon(started.run)
+        super().start_soon(started.run, name=name or _name_of(func))
 
     def cancel(self, func: Callable[[], Coroutine[Any, Any, Any]]) -> None:
         """On the loop: cancel what was started with ``func`` (a bound method equals itself).
