@@ -146,8 +146,9 @@ class Namespace:
         # (reader thread) before spawn() has registered its handle: kept here until it is.
         self._procs_lock = threading.Lock()
         self._early_exits: dict[int, int] = {}
-        self.cut_connections: list[str] = []
-        """TCP connections to peers outside the tree, cut by the last checkpoint (local > peer)."""
+        self.cut_connections: dict[str, str] = {}
+        """TCP connections to peers outside the tree, cut by the last checkpoint (local > peer),
+        each with the process that held it."""
         self._reader = threading.Thread(target=self._read, name="sandbox-nsinit", daemon=True)
         self._reader.start()
 
@@ -650,14 +651,15 @@ def _address(hex_address: str, width: int) -> str:
     return str(ip)
 
 
-def _external_tcp(root: int) -> list[tuple[_Endpoint, _Endpoint]]:
-    """The tree's TCP connections whose other end is not in the tree: (local, remote) each.
+def _external_tcp(root: int) -> dict[tuple[_Endpoint, _Endpoint], int]:
+    """The tree's TCP connections whose other end is not in the tree: (local, remote) each, with
+    the pid of a process that holds it.
 
     A listening socket is none, nor is a connection whose two ends are both the tree's. A socket
     ``ss -K`` destroyed is out of the kernel's tables, so it is none either.
     """
     tcp = _tcp_sockets()
-    ours: dict[int, tuple[_Endpoint, _Endpoint, str]] = {}
+    ours: dict[int, tuple[_Endpoint, _Endpoint, str, int]] = {}
     for pid in _tree(root):
         with contextlib.suppress(OSError):
             for fd in os.listdir(f"/proc/{pid}/fd"):
@@ -666,13 +668,13 @@ def _external_tcp(root: int) -> list[tuple[_Endpoint, _Endpoint]]:
                     if link.startswith("socket:["):
                         inode = int(link[8:-1])
                         if inode in tcp:
-                            ours[inode] = tcp[inode]
-    inside = {(local, remote) for local, remote, _ in ours.values()}
-    return [
-        (local, remote)
-        for local, remote, state in ours.values()
+                            ours[inode] = (*tcp[inode], pid)
+    inside = {(local, remote) for local, remote, _, _ in ours.values()}
+    return {
+        (local, remote): pid
+        for local, remote, state, pid in ours.values()
         if state != "0A" and (remote, local) not in inside  # 0A: LISTEN
-    ]
+    }
 
 
 def _kill_tcp(local: _Endpoint, remote: _Endpoint) -> str | None:
@@ -695,9 +697,10 @@ def _name(local: _Endpoint, remote: _Endpoint) -> str:
     return f"{local[0]}:{local[1]} > {remote[0]}:{remote[1]}"
 
 
-def _cut_external_tcp(root: int) -> list[str]:
+def _cut_external_tcp(root: int) -> dict[str, str]:
     """Cut the tree's TCP connections whose other end is not in the tree (see the module doc),
-    the tree being frozen, and check that none is left; returns them (local > peer).
+    the tree being frozen, and check that none is left; returns them (local > peer), each with
+    the process that held it (its command name and pid).
 
     Raises ``SnapshotError`` when one cannot be cut (no ``ss``) or is still there after the cut.
     """
@@ -720,7 +723,15 @@ def _cut_external_tcp(root: int) -> list[str]:
             f"(ss -K): {', '.join(_name(local, remote) for local, remote in remaining)}; "
             f"a restored copy would be served on them, which on Lambda are dead{said}"
         )
-    return [_name(local, remote) for local, remote in external]
+    return {_name(local, remote): _process_name(pid) for (local, remote), pid in external.items()}
+
+
+def _process_name(pid: int) -> str:
+    try:
+        command = Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        command = "?"
+    return f"{command} (pid {pid})"
 
 
 def _log_tail(path: Path, lines: int = 6) -> str:

@@ -119,7 +119,8 @@ class Snapshots:
             dump_ms=checkpoint.dump_ms,
             size_bytes=checkpoint.size_bytes,
             processes=sorted(checkpoint.ns_pids),
-            cut_connections=cut,
+            cut_connections=sorted(cut),
+            cut_by=cut,
         )
         return None
 
