@@ -1,5 +1,6 @@
 """``import lambda_warmup`` stays light: every cold start pays for it (figures in benchmarks/)."""
 
+import ast
 import os
 import subprocess
 import sys
@@ -8,21 +9,25 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_import_loads_neither_asyncio_nor_httpx():
-    probe = (
-        "import sys, lambda_warmup; "
-        "print(sorted(m for m in ('asyncio', 'httpx') if m in sys.modules))"
-    )
+def _loaded_by_import(modules: tuple[str, ...], **environ: str) -> list[str]:
+    """Which of ``modules`` a fresh ``import lambda_warmup`` loads, with ``environ`` set."""
+    probe = f"import sys, lambda_warmup; print(sorted(m for m in {modules!r} if m in sys.modules))"
     result = subprocess.run(
         [sys.executable, "-c", probe],
         cwd=REPO,
+        env={**os.environ, **environ},
         capture_output=True,
         text=True,
         timeout=30,
         check=True,
     )
+    loaded: list[str] = ast.literal_eval(result.stdout)
+    return loaded
+
+
+def test_import_loads_neither_asyncio_nor_httpx():
     # asyncio comes with the warm loop (the first @warm_init), httpx only on a report fallback.
-    assert result.stdout.strip() == "[]"
+    assert _loaded_by_import(("asyncio", "httpx")) == []
 
 
 def test_import_loads_no_telemetry():
@@ -35,36 +40,17 @@ def test_import_loads_no_telemetry():
         "aws_xray_sdk",
         "aws_lambda_powertools",
     )
-    probe = (
-        f"import sys, lambda_warmup; print(sorted(m for m in {telemetry!r} if m in sys.modules))"
-    )
-    env = {**os.environ, "WARMUP_METRICS": "emf", "WARMUP_TRACING": "xray"}
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    assert result.stdout.strip() == "[]"
+    assert _loaded_by_import(telemetry, WARMUP_METRICS="emf", WARMUP_TRACING="xray") == []
 
 
 def test_import_loads_neither_the_testing_plugin_nor_pytest():
     """``lambda_warmup.testing`` is a pytest plugin: a function's cold start must not pay for it,
     and the layer has no pytest."""
-    probe = (
-        "import sys, lambda_warmup; "
-        "print(sorted(m for m in sys.modules "
-        "if m in ('pytest', '_pytest', 'pytest_asyncio', 'lambda_warmup.testing')))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    assert result.stdout.strip() == "[]"
+    plugin = ("pytest", "_pytest", "pytest_asyncio", "lambda_warmup.testing")
+    assert _loaded_by_import(plugin) == []
+
+
+def test_the_probe_sees_what_import_loads():
+    """The probe itself can fail: ``lambda_warmup`` and what it imports are seen."""
+    seen = _loaded_by_import(("lambda_warmup", "anyio", "no_such_module"))
+    assert seen == ["anyio", "lambda_warmup"]
