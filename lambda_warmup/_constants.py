@@ -39,7 +39,7 @@ DEFAULT_RESTORE_TIMEOUT: Final = 9.0
 WARMUP_METRICS: Final = "WARMUP_METRICS"
 METRICS_FORMS: Final = ("emf", "off")
 WARMUP_TRACING: Final = "WARMUP_TRACING"
-TRACING_FORMS: Final = ("xray", "off")
+TRACING_FORMS: Final = ("auto", "xray", "off")
 #: Powertools' variables, read for the EMF document's namespace and ``service`` dimension.
 POWERTOOLS_METRICS_NAMESPACE: Final = "POWERTOOLS_METRICS_NAMESPACE"
 POWERTOOLS_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"

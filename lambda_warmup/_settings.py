@@ -10,6 +10,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 from . import _constants as c
 from . import _protocol
@@ -56,6 +57,19 @@ def parse_choice(forms: tuple[str, ...]) -> Callable[[str, str], bool]:
     return parse
 
 
+type Tracing = Literal["auto", "xray", "off"]
+
+
+def parse_tracing(name: str, raw: str) -> Tracing:
+    """``auto``, ``xray`` or ``off`` (also ``0``, ``false``, ``none``)."""
+    text = raw.strip().lower()
+    if text in ("off", "0", "false", "none"):
+        return "off"
+    if text in ("auto", "xray"):
+        return "xray" if text == "xray" else "auto"
+    raise SettingsError(f"{name}={raw!r} is not one of {', '.join(c.TRACING_FORMS)}")
+
+
 def parse_positive_int(name: str, raw: str) -> int:
     text = raw.strip()
     if not (text.isascii() and text.isdigit()) or int(text) < 1:
@@ -92,8 +106,9 @@ class Settings:
     #: The EMF document's namespace and ``service`` dimension (Powertools' variables).
     metrics_namespace: str = c.DEFAULT_METRICS_NAMESPACE
     service: str = c.DEFAULT_SERVICE_NAME
-    #: ``WARMUP_TRACING=xray``: one X-Ray subsegment per init, at the first traced invocation.
-    tracing: bool = False
+    #: One X-Ray subsegment per init, at the first traced invocation: ``xray`` always, ``auto``
+    #: when the function has loaded the X-Ray SDK (Powertools' Tracer does), ``off`` never.
+    tracing: Tracing = "auto"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -133,7 +148,7 @@ class Settings:
             metrics_namespace=env.get(c.POWERTOOLS_METRICS_NAMESPACE, "").strip()
             or c.DEFAULT_METRICS_NAMESPACE,
             service=env.get(c.POWERTOOLS_SERVICE_NAME, "").strip() or c.DEFAULT_SERVICE_NAME,
-            tracing=read(c.WARMUP_TRACING, parse_choice(c.TRACING_FORMS), False),
+            tracing=read(c.WARMUP_TRACING, parse_tracing, defaults.tracing),
         )
 
 

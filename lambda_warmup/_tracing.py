@@ -1,4 +1,5 @@
-"""One X-Ray subsegment per init (``WARMUP_TRACING=xray``), through the X-Ray SDK's recorder,
+"""One X-Ray subsegment per init (``WARMUP_TRACING``: ``xray``, or ``auto`` where the function
+loaded the SDK), through the X-Ray SDK's recorder,
 the one Powertools' Tracer wraps.
 
 During INIT there is no trace to join (Lambda gives the trace id with each invocation), so the
@@ -9,7 +10,7 @@ entity current at that moment (the function's segment, or Tracer's handler subse
 decorator is outside ``@warm_handler``), and carries the annotations ``init``,
 ``init_status`` and ``init_attempts``; a failed init's subsegment has its error (``fault``).
 
-Loaded only when ``WARMUP_TRACING=xray``; nothing is recorded when the SDK is not installed or
+Loaded only when tracing is on; nothing is recorded when the SDK is not installed or
 no trace is current (one log line says which).
 """
 

@@ -7,6 +7,7 @@ import functools
 import inspect
 import logging
 import math
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from contextvars import ContextVar
@@ -460,7 +461,10 @@ class Warmup:
             await send_report(report, settings)
         else:
             logger.debug("lambda-warmup: no WARMING_TIMEOUT, so no extension awaits the report")
-        if settings.tracing:
+        if settings.tracing == "xray" or (
+            # "auto": only where the function has the SDK loaded already (no import of ours)
+            settings.tracing == "auto" and "aws_xray_sdk.core" in sys.modules
+        ):
             from ._tracing import record_init_subsegments
 
             handles = tuple(self._handles)

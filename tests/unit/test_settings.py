@@ -102,7 +102,7 @@ def test_bad_value_is_one_error_line_and_the_default(caplog):
 
 def test_telemetry_settings_are_off_unless_asked_for(caplog):
     off = Settings.from_env({})
-    assert (off.metrics, off.tracing) == (False, False)
+    assert (off.metrics, off.tracing) == (False, "auto")
     assert (off.metrics_namespace, off.service) == ("lambda-warmup", "service_undefined")
     on = Settings.from_env(
         {
@@ -114,15 +114,17 @@ def test_telemetry_settings_are_off_unless_asked_for(caplog):
     )
     assert (on.metrics, on.tracing, on.metrics_namespace, on.service) == (
         True,
-        True,
+        "xray",
         "Shop",
         "orders",
     )
-    assert Settings.from_env({"WARMUP_METRICS": "off", "WARMUP_TRACING": "0"}).metrics is False
+    quiet = Settings.from_env({"WARMUP_METRICS": "off", "WARMUP_TRACING": "0"})
+    assert (quiet.metrics, quiet.tracing) == (False, "off")
     with caplog.at_level(logging.ERROR, logger="lambda_warmup"):
         bad = Settings.from_env({"WARMUP_METRICS": "cloudwatch", "WARMUP_TRACING": "yes"})
-    assert (bad.metrics, bad.tracing) == (False, False)
+    assert (bad.metrics, bad.tracing) == (False, "auto")
     assert [r.getMessage() for r in caplog.records] == [
         "lambda-warmup: WARMUP_METRICS='cloudwatch' is not one of emf, off; using the default, off",
-        "lambda-warmup: WARMUP_TRACING='yes' is not one of xray, off; using the default, off",
+        "lambda-warmup: WARMUP_TRACING='yes' is not one of auto, xray, off; "
+        "using the default, auto",
     ]

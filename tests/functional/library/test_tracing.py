@@ -13,6 +13,9 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 TRACE_ROOT = "1-5759e988-bd862e3fe1be46a994272793"
@@ -35,7 +38,7 @@ SCRIPT = textwrap.dedent(
 
     kept = Kept()
     xray_recorder.configure(emitter=kept)
-    warmup = Warmup(settings=Settings(tracing=True))
+    warmup = Warmup(settings=Settings(tracing=TRACING))
     calls = []
 
     @warmup.init
@@ -62,7 +65,7 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def test_one_subsegment_per_init_at_the_first_invocation() -> None:
+def _run(script: str) -> dict[str, Any]:
     env = {
         **os.environ,
         "LAMBDA_TASK_ROOT": str(REPO),
@@ -70,7 +73,7 @@ def test_one_subsegment_per_init_at_the_first_invocation() -> None:
         "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
     }
     result = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
+        [sys.executable, "-c", script],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -79,7 +82,14 @@ def test_one_subsegment_per_init_at_the_first_invocation() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    out = json.loads(result.stdout.splitlines()[-1])
+    out: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
+    return out
+
+
+@pytest.mark.parametrize("tracing", ["xray", "auto"])
+def test_one_subsegment_per_init_at_the_first_invocation(tracing: str) -> None:
+    """``auto`` (the default) traces as ``xray`` does where the function loaded the X-Ray SDK."""
+    out = _run(SCRIPT.replace("TRACING", repr(tracing)))
     assert out["before"] == 0  # nothing during INIT: there is no trace yet
     sent = {entity["name"]: entity for entity in out["sent"]}
     assert sorted(sent) == ["## init broken", "## init config"]  # once, not per invocation
@@ -95,3 +105,31 @@ def test_one_subsegment_per_init_at_the_first_invocation() -> None:
     assert broken["fault"] is True
     (exception,) = broken["cause"]["exceptions"]
     assert (exception["type"], exception["message"]) == ("ConnectionError", "down")
+
+
+def test_auto_traces_nothing_where_the_function_has_no_x_ray_sdk_loaded() -> None:
+    script = textwrap.dedent(
+        """
+        import json, sys, time
+        from lambda_warmup import Settings, Warmup
+
+        warmup = Warmup(settings=Settings(tracing="auto"))
+
+        @warmup.init
+        async def config():
+            return "cfg"
+
+        @warmup.handler
+        def handler(event, context):
+            return config.value
+
+        warmup.run(warmup.wait_inits_settled)
+        time.sleep(0.2)  # the summary (and the hook's arming) follows the settling on the loop
+        handler({}, None)
+        warmup.close()
+        print(json.dumps({"loaded": sorted(
+            m for m in ("aws_xray_sdk.core", "lambda_warmup._tracing") if m in sys.modules
+        )}))
+        """
+    )
+    assert _run(script) == {"loaded": []}
