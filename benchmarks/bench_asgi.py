@@ -10,15 +10,18 @@
 
 Two routes of the one app (``functions/bench_asgi_app.py``): ``GET /ping`` (no I/O) and
 ``GET /items/{id}`` (one primary-key query through the lifespan's pool); the server is a
-``lambda_sandbox.LocalPostgres`` with the database table's ``items``. The app's packages come
-from the web sample's hashed pins (``samples/web/requirements.txt``), Mangum from the project's
-lock (the dev venv's copy: one pure-Python package).
+``lambda_sandbox.LocalPostgres`` with the database table's ``items``, which the functions reach
+as a role with a SCRAM-SHA-256 password, as RDS and Aurora PostgreSQL require (the server's own
+``trust`` would make a connection cheaper than any a function gets on AWS; no TLS here). The
+app's packages come from the web sample's hashed pins (``samples/web/requirements.txt``), Mangum
+from the project's lock (the dev venv's copy: one pure-Python package).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import secrets
 import shutil
 import site
 import tempfile
@@ -92,7 +95,7 @@ def asgi(options: Options, layers: Layers, log: IO[str]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-asgi-") as tmp, _postgres(Path(tmp)) as db:
         packages = _packages_layer(Path(tmp) / "packages")
         db.sql(SCHEMA)
-        environment = {"BENCH_DATABASE_URL": db.url}
+        environment = {"BENCH_DATABASE_URL": _password_login(db)}
 
         def make(variant: Variant) -> FunctionSpec:
             made = spec(variant.handler, layers, variant.layer, environment, hold=variant.hold)
@@ -163,6 +166,21 @@ def _postgres(scratch: Path) -> Iterator[LocalPostgres]:
         yield db.start()
     finally:
         db.stop()
+
+
+def _password_login(db: LocalPostgres) -> str:
+    """A role that logs in over TCP with a SCRAM-SHA-256 password (``pg_hba.conf``, reloaded),
+    allowed to read ``items``; its URL."""
+    password = secrets.token_hex(16)
+    db.sql(
+        "SET password_encryption = 'scram-sha-256';"
+        f"CREATE ROLE bench LOGIN PASSWORD '{password}';"
+        "GRANT SELECT ON items TO bench"
+    )
+    hba = db.data_dir / "pg_hba.conf"
+    hba.write_text(f"host all bench 127.0.0.1/32 scram-sha-256\n{hba.read_text()}")
+    db.sql("SELECT pg_reload_conf()")
+    return f"postgresql://bench:{password}@127.0.0.1:{db.port}/postgres"
 
 
 def _cold_starts(
@@ -244,19 +262,29 @@ def report(results: dict[str, Any], target: Callable[[str, str, bool], None]) ->
                     Series(figures["duration_ms"]).text(3),
                     Series(figures["response_ms"]).text(3),
                     block_ratios(figures["duration_ms"], base["duration_ms"]).text(2),
+                    block_ratios(figures["response_ms"], base["response_ms"]).text(2),
                 ]
             )
-    head = ["warm invocation (route, adapter)", "duration ms", "event -> response ms", "/ (a)"]
-    ping = block_ratios(warm["a"]["ping"]["duration_ms"], warm["c"]["ping"]["duration_ms"])
-    target(
-        "asgi, warm GET /ping: (a) warm_asgi no slower than (c) Mangum without its lifespan",
-        f"(a) / (c) = {ping.text(2)} by duration",
-        ping.median <= PING_AT_MOST,
-    )
-    query = block_ratios(warm["b"]["query"]["duration_ms"], warm["a"]["query"]["duration_ms"])
+    head = [
+        "warm invocation (route, adapter)",
+        "duration ms",
+        "event -> response ms",
+        "duration / (a)",
+        "response / (a)",
+    ]
+    for other, which in (("b", "Mangum on the same app"), ("c", "Mangum, lifespan off")):
+        ping = block_ratios(warm["a"]["ping"]["duration_ms"], warm[other]["ping"]["duration_ms"])
+        target(
+            f"asgi, warm GET /ping: (a) warm_asgi no slower than ({other}) {which}",
+            f"(a) / ({other}) = {ping.text(2)} by duration",
+            ping.median <= PING_AT_MOST,
+        )
+    b, a = warm["b"]["query"], warm["a"]["query"]
+    query = block_ratios(b["duration_ms"], a["duration_ms"])
+    response = block_ratios(b["response_ms"], a["response_ms"]).median
     target(
         "asgi, warm GET /items/n (one query): (a) >= 5x faster than (b) Mangum's lifespan",
-        f"(b) / (a) = {query.text(2)} by duration",
+        f"(b) / (a) = {query.text(2)} by duration; {response:.2f} by event -> response",
         query.median >= QUERY_AT_LEAST,
     )
     cold_rows = []
