@@ -249,7 +249,8 @@ def _check(variant: Variant, answer: dict[str, Any], item: int) -> None:
 
 # -- The table ---------------------------------------------------------------------------------
 def report(results: dict[str, Any], target: Callable[[str, str, bool], None]) -> str:
-    """Table 6, from ``results["asgi"]``; the two targets go to ``target``."""
+    """Table 7 (as benchmarks/README.md numbers it), from ``results["asgi"]``; the targets go
+    to ``target``."""
     warm, cold = results["warm"], results["cold"]
     rows = []
     for route, path in ROUTES.items():
@@ -301,7 +302,7 @@ def report(results: dict[str, Any], target: Callable[[str, str, bool], None]) ->
     count = len(warm["a"]["ping"]["duration_ms"])
     return "\n".join(
         [
-            "6. A FastAPI app (function URL events): warm_asgi vs Mangum, asyncpg pool made in "
+            "7. A FastAPI app (function URL events): warm_asgi vs Mangum, asyncpg pool made in "
             "the lifespan",
             f"   warm: {count} rounds, each adapter on both routes, interleaved (order rotated "
             "each round); median (min-max);",

@@ -106,7 +106,7 @@ def test_quick_run_covers_every_section_and_target(tmp_path: Path) -> None:
         "3. Per-invocation",
         "4. Growth",
         "5. One database query per invocation",
-        "6. A FastAPI app",
+        "7. A FastAPI app",
     ):
         assert heading in stdout
 
