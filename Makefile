@@ -46,7 +46,7 @@ lock-check: | $(UV)
 EXPORTS_TO ?= .
 EXPORT = $(UV_ENV) $(UV) export --locked --quiet --no-emit-project --no-emit-workspace --no-annotate
 exports: | $(UV)
-	@mkdir -p $(EXPORTS_TO)/layer $(EXPORTS_TO)/samples/quotes $(EXPORTS_TO)/samples/orders $(EXPORTS_TO)/sandbox/lambda_sandbox
+	@mkdir -p $(EXPORTS_TO)/layer $(EXPORTS_TO)/samples/quotes $(EXPORTS_TO)/samples/orders $(EXPORTS_TO)/samples/web $(EXPORTS_TO)/sandbox/lambda_sandbox
 	{ echo "# Made from uv.lock by 'make exports': the library's runtime dependencies, shipped in the layer."; \
 	  $(EXPORT) --no-default-groups --no-header; } > $(EXPORTS_TO)/layer/requirements.txt
 	{ echo "# Made from uv.lock by 'make exports': installed into the sample functions by sam build."; \
@@ -55,6 +55,9 @@ exports: | $(UV)
 	{ echo "# Made from uv.lock by 'make exports': installed into the sample functions by sam build."; \
 	  echo "# lambda_warmup, anyio and httpx come from the layer."; \
 	  $(EXPORT) --only-group orders --no-header; } > $(EXPORTS_TO)/samples/orders/requirements.txt
+	{ echo "# Made from uv.lock by 'make exports': installed into the sample functions by sam build."; \
+	  echo "# lambda_warmup, anyio and httpx come from the layer."; \
+	  $(EXPORT) --only-group web --no-header; } > $(EXPORTS_TO)/samples/web/requirements.txt
 	{ echo "# Made from uv.lock by 'make exports': the sandbox's runtime venv (what Lambda's runtime has)."; \
 	  $(EXPORT) --only-group runtime --no-header; } > $(EXPORTS_TO)/sandbox/lambda_sandbox/runtime-requirements.txt
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import bench_asgi as _asgi
 import bench_database as _database
 import bench_server as _server
 import bench_suite as _suite
@@ -43,6 +44,7 @@ TABLES = {
     "invoke": ("invoke", "per_call_ns"),
     "growth": ("growth",),
     "database": ("database",),
+    "asgi": ("asgi",),
 }
 
 
@@ -109,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             ("per_call_ns", lambda: _suite.per_call(options, layers)),
             ("growth", lambda: _suite.growth(options, layers, log)),
             ("database", lambda: _database.database(options, layers, log)),
+            ("asgi", lambda: _asgi.asgi(options, layers, log)),
         ]
         wanted = {section for table in args.only or TABLES for section in TABLES[table]}
         for name, run in sections:
@@ -144,6 +147,7 @@ class Report:
             "invoke": self.invoke,
             "growth": self.growth,
             "database": self.database,
+            "asgi": lambda: _asgi.report(self.r["asgi"], self.target),
         }
         parts = [
             make()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import statistics
 import time
 from collections.abc import Callable, Mapping
@@ -28,6 +29,11 @@ ORDER_EVENT: dict[str, Any] = {
     "customer": "ada",
     "items": [{"sku": "SKU-000042", "quantity": 2}, {"sku": "SKU-000117", "quantity": 1}],
 }
+#: The web sample's event (as ``samples/events/web.json``): ``GET /prices/SKU-000042?quantity=2``
+#: through its function URL.
+WEB_EVENT: dict[str, Any] = json.loads(
+    (Path(__file__).resolve().parent.parent / "samples" / "events" / "web.json").read_text()
+)
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,8 @@ class Scenario:
     def label(self) -> str:
         if self.function.startswith("Orders"):
             sample = "orders"
+        elif self.function.startswith("Web"):
+            sample = "web"
         else:
             sample = "async" if "Async" in self.function else "sync"
         start = "on-demand" if self.init_type == "on-demand" else "provisioned"
@@ -54,6 +62,8 @@ class Scenario:
 
     @property
     def event(self) -> dict[str, Any]:
+        if self.function.startswith("Web"):
+            return WEB_EVENT
         return ORDER_EVENT if self.function.startswith("Orders") else EVENT
 
 
@@ -70,6 +80,12 @@ ORDERS_SCENARIOS = [
     Scenario("OrdersFunction", init_type, hold=hold)
     for init_type in ("on-demand", "provisioned-concurrency")
     for hold in (False, True)
+]
+#: The web sample (FastAPI, its lifespan opening an asyncpg pool and an httpx client), provisioned
+#: (where the hold matters most) with and without the hold.
+WEB_SCENARIOS = [
+    Scenario("WebFunction", "provisioned-concurrency", hold=False),
+    Scenario("WebFunction", "provisioned-concurrency", hold=True),
 ]
 
 
@@ -148,18 +164,32 @@ def run(
     failed = [w for w in warm if w.status != "success"]
     if failed:
         raise RuntimeError(f"{scenario.label}: a warm invocation failed: {failed[0].payload!r}")
-    response = first.json()
+    response, inits, pending = answer(first)
     return Outcome(
         scenario=scenario,
         init_ms=init.duration_ms,
         first_ms=first.duration_ms,
-        pending_on_arrival=list(response["arrival"]["pending_inits"]),
-        inits=len(response["arrival"]["inits"]),
+        pending_on_arrival=pending,
+        inits=len(inits),
         warm_ms=statistics.median(w.duration_ms for w in warm),
         response=response,
-        responses=[response, *(w.json() for w in warm)],
+        responses=[response, *(answer(w)[0] for w in warm)],
         invocations=[first, *warm],
     )
+
+
+def answer(result: InvokeResult) -> tuple[dict[str, Any], list[str], list[str]]:
+    """A sample's answer, its inits and those pending on arrival. The web sample answers HTTP:
+    its JSON body, and its one init (``lifespan``) as its ``x-lifespan-on-arrival`` header says."""
+    response: dict[str, Any] = result.json()
+    if "statusCode" not in response:
+        arrival = response["arrival"]
+        return response, list(arrival["inits"]), list(arrival["pending_inits"])
+    if response["statusCode"] != 200:
+        raise RuntimeError(f"the web sample answered {response['statusCode']}: {response}")
+    on_arrival = response["headers"]["x-lifespan-on-arrival"]
+    body: dict[str, Any] = json.loads(response["body"])
+    return body, ["lifespan"], ["lifespan"] if on_arrival == "pending" else []
 
 
 def backend_pids(outcome: Outcome) -> str:

@@ -79,7 +79,7 @@ def _quick_run(tmp_path: Path, *args: str) -> tuple[str, dict[str, Any]]:
         ],
         capture_output=True,
         text=True,
-        timeout=50,
+        timeout=90,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data: dict[str, Any] = json.loads(results.read_text())
@@ -89,12 +89,16 @@ def _quick_run(tmp_path: Path, *args: str) -> tuple[str, dict[str, Any]]:
 def test_quick_run_covers_every_section_and_target(tmp_path: Path) -> None:
     # The database table's drivers (cached by content: installed once, outside the run's bound).
     dependencies_layer(REPO / "samples" / "orders" / "requirements.txt", "python3.13")
+    dependencies_layer(REPO / "samples" / "web" / "requirements.txt", "python3.13")  # the ASGI's
     stdout, data = _quick_run(tmp_path)
-    for section in ("designs", "tax", "imports", "invoke", "per_call_ns", "growth", "database"):
+    sections = ("designs", "tax", "imports", "invoke", "per_call_ns", "growth", "database", "asgi")
+    for section in sections:
         assert data[section], section
     assert set(data["designs"]) == {"a", "b", "c", "d"}
     assert set(data["database"]["cold"]) == set(data["database"]["warm"]) == {"a", "b", "c"}
-    assert len(data["targets"]) == 10
+    assert set(data["asgi"]["cold"]) == {"a", "b"}
+    assert set(data["asgi"]["warm"]) == {"a", "b", "c"}
+    assert len(data["targets"]) == 13
     assert all(isinstance(t["met"], bool) for t in data["targets"])
     for heading in (
         "1. INIT of one workload",
@@ -102,6 +106,7 @@ def test_quick_run_covers_every_section_and_target(tmp_path: Path) -> None:
         "3. Per-invocation",
         "4. Growth",
         "5. One database query per invocation",
+        "7. A FastAPI app",
     ):
         assert heading in stdout
 

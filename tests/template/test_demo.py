@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from demo import __main__ as demo_main
 from demo import observed, runner
+from lambda_sandbox import InvokeResult
 
 
 def _outcome(
@@ -41,6 +43,45 @@ def test_scenarios_cover_both_starts_with_and_without_the_hold() -> None:
         for init_type in ("on-demand", "provisioned-concurrency")
         for hold in (False, True)
     }
+
+
+def _invoked(payload: dict[str, object]) -> InvokeResult:
+    return InvokeResult(
+        request_id="r1",
+        status="success",
+        payload=json.dumps(payload).encode(),
+        error_type=None,
+        duration_ms=3.0,
+        billed_duration_ms=3,
+        max_memory_used_mb=80,
+        init_duration_ms=None,
+        restore_duration_ms=None,
+        suppressed_init=None,
+        response_ms=2.0,
+        runtime_done_ms=2.5,
+        extensions_done_ms={},
+        logs=[],
+    )
+
+
+def test_the_web_samples_http_answer_is_read_from_its_body_and_arrival_header() -> None:
+    """The web sample answers HTTP (function URL): the table takes its JSON body, and its one
+    init, ``lifespan``, as pending on arrival when its ``x-lifespan-on-arrival`` header says so."""
+    body = '{"sku": "SKU-1", "backend_pid": 42}'
+
+    def result(arrival: str) -> InvokeResult:
+        payload = {
+            "statusCode": 200,
+            "headers": {"content-type": "application/json", "x-lifespan-on-arrival": arrival},
+            "body": body,
+        }
+        return _invoked(payload)
+
+    assert runner.answer(result("pending")) == (json.loads(body), ["lifespan"], ["lifespan"])
+    assert runner.answer(result("ready")) == (json.loads(body), ["lifespan"], [])
+    orders = {"order_id": 1, "arrival": {"inits": ["db", "queue"], "pending_inits": ["db"]}}
+    ordered = _invoked(orders)
+    assert runner.answer(ordered) == (orders, ["db", "queue"], ["db"])
 
 
 def test_demo_without_a_build_says_how_to_make_one(

@@ -19,6 +19,7 @@ EXPORTS = [
     "layer/requirements.txt",
     "samples/quotes/requirements.txt",
     "samples/orders/requirements.txt",
+    "samples/web/requirements.txt",
     "sandbox/lambda_sandbox/runtime-requirements.txt",
 ]
 PIN = re.compile(r"^([A-Za-z0-9_.-]+)==([^ ;\\]+)(?: ; (.+?))? \\$", re.MULTILINE)

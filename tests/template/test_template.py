@@ -47,7 +47,7 @@ def test_warming_timeout_is_a_parameter_wired_to_every_function() -> None:
     env = doc["Globals"]["Function"]["Environment"]["Variables"]
     assert env["WARMING_TIMEOUT"] == {"Ref": "WarmingTimeout"}
     functions = [r for r in doc["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
-    assert len(functions) == 3
+    assert len(functions) == 4
     for fn in functions:
         assert "WARMING_TIMEOUT" not in fn["Properties"].get("Environment", {}).get("Variables", {})
         assert fn["Properties"].get("Layers", doc["Globals"]["Function"]["Layers"]) == [
@@ -85,7 +85,12 @@ def test_runtime_layer_and_outputs_agree() -> None:
 
 @pytest.mark.parametrize(
     ("sample", "module"),
-    [("quotes", "quotes_async"), ("quotes", "quotes_sync"), ("orders", "orders_app")],
+    [
+        ("quotes", "quotes_async"),
+        ("quotes", "quotes_sync"),
+        ("orders", "orders_app"),
+        ("web", "web_app"),
+    ],
 )
 def test_sample_handlers_exist(sample: str, module: str) -> None:
     doc = _template()
@@ -115,6 +120,7 @@ def test_samples_name_their_powertools_service_and_metrics_namespace() -> None:
         "QuotesAsyncFunction": "quotes",
         "QuotesSyncFunction": "quotes",
         "OrdersFunction": "orders",
+        "WebFunction": "web",
     }
 
 
@@ -143,3 +149,19 @@ def test_orders_function_gets_its_database_and_queue() -> None:
     assert statement["Resource"] == {"Fn::GetAtt": ["OrdersQueue", "Arn"]}
     event = json.loads((REPO / "samples" / "events" / "order.json").read_text())
     assert event == runner.ORDER_EVENT  # what the demo and the e2e tests send
+
+
+def test_web_function_is_a_function_url_with_the_database_and_the_quotes_api() -> None:
+    """The web sample (FastAPI) answers its function URL (IAM-signed), reads ``DATABASE_URL``
+    and the quotes API's settings, and nothing else."""
+    doc = _template()
+    fn = doc["Resources"]["WebFunction"]["Properties"]
+    assert fn["FunctionUrlConfig"] == {"AuthType": "AWS_IAM"}
+    assert fn["Environment"]["Variables"] == {
+        "DATABASE_URL": {"Ref": "OrdersDatabaseUrl"},
+        "POWERTOOLS_SERVICE_NAME": "web",
+    }
+    policies = {name for policy in fn["Policies"] for name in policy}
+    assert policies == {"SSMParameterReadPolicy", "AWSSecretsManagerGetSecretValuePolicy"}
+    event = json.loads((REPO / "samples" / "events" / "web.json").read_text())
+    assert event == runner.WEB_EVENT  # what the demo and the e2e tests send
