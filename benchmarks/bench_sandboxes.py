@@ -71,6 +71,10 @@ class ColdStart:
     init_end_ms: float
     #: Per process kind (``runtime``, ``extension``): resident and proportional set size, MB.
     memory_mb: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: Per process kind: CPU time (ms, every thread, user and system) used by INIT's end.
+    init_cpu_ms: dict[str, float] = field(default_factory=dict)
+    #: ms from INIT start to the extension's process start (``Popen`` returned), if any.
+    extension_started_ms: float | None = None
     #: ``sandbox_t0``: the sandbox's monotonic origin, to place the function's own timestamps.
     sandbox_t0: float = 0.0
     init_start_ms: float = 0.0
@@ -91,6 +95,8 @@ class ColdStart:
 def cold_start(spec: FunctionSpec, log: IO[str], event: Any = None) -> ColdStart:
     log.write(f"\n===== {spec.handler} layers={[p.name for p in spec.layers]} =====\n")
     with Sandbox(spec, log=log, shutdown_budget_s=1.0) as sandbox:
+        sandbox.start()  # INIT, then every process stopped: their CPU clocks stand still
+        init_cpu = _cpu_ms(sandbox)
         first = sandbox.invoke({} if event is None else event)
         init = sandbox.inits[-1]
         memory = _memory(sandbox)
@@ -111,6 +117,10 @@ def cold_start(spec: FunctionSpec, log: IO[str], event: Any = None) -> ColdStart
         ),
         None,
     )
+    extension_started = next(
+        (r["t_ms"] for r in records if r["event"] == "process_start" and r["kind"] == "extension"),
+        None,
+    )
     return ColdStart(
         init=init,
         first=first,
@@ -118,9 +128,32 @@ def cold_start(spec: FunctionSpec, log: IO[str], event: Any = None) -> ColdStart
         report_received_ms=None if received is None else received - init_start,
         init_end_ms=init_end - init_start,
         memory_mb=memory,
+        init_cpu_ms=init_cpu,
+        extension_started_ms=None if extension_started is None else extension_started - init_start,
         sandbox_t0=t0,
         init_start_ms=init_start,
     )
+
+
+def _cpu_ms(sandbox: Sandbox) -> dict[str, float]:
+    """CPU time of each live process so far, by kind: the kernel's per-process CPU clock (every
+    thread, exited ones included, to the nanosecond), which another process may read."""
+    kinds = {r["pid"]: r["kind"] for r in sandbox.records if r["event"] == "process_start"}
+    out: dict[str, float] = {}
+    for pid in sandbox.pids:
+        try:
+            ns = time.clock_gettime_ns(process_cpu_clock(pid))
+        except OSError:
+            continue  # ended meanwhile
+        kind = kinds.get(pid, "other")
+        out[kind] = out.get(kind, 0.0) + ns / 1e6
+    return out
+
+
+def process_cpu_clock(pid: int) -> int:
+    """The clock id of ``pid``'s CPU time (Linux's ``clock_getcpuclockid``: ``CPUCLOCK_SCHED``
+    of the whole process)."""
+    return ((~pid) << 3) | 2
 
 
 def _memory(sandbox: Sandbox) -> dict[str, dict[str, float]]:

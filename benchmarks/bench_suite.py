@@ -62,6 +62,7 @@ def designs(options: Options, layers: Layers, log: IO[str]) -> dict[str, list[di
                 "import_ms": cs.payload["import_s"] * 1000,
                 "runtime_started_ms": cs.init.runtime_started_ms,
                 "runtime_next_ms": cs.init.runtime_next_ms,
+                "init_cpu_ms": cs.init_cpu_ms,
             }
             if design.key == "a":
                 steps = {k: v * 1000 for k, v in cs.payload["steps_s"].items()}
@@ -95,8 +96,10 @@ def tax(options: Options, layers: Layers, log: IO[str]) -> dict[str, list[dict[s
                 {
                     "init_ms": cs.init_ms,
                     "registered_ms": cs.init.extensions_registered_ms.get("lambda-warmup"),
+                    "extension_started_ms": cs.extension_started_ms,
                     "runtime_started_ms": cs.init.runtime_started_ms,
                     "memory_mb": cs.memory_mb,
+                    "init_cpu_ms": cs.init_cpu_ms,
                 }
             )
     return out
@@ -141,9 +144,10 @@ def invoke(options: Options, layers: Layers, log: IO[str]) -> dict[str, list[flo
     return out
 
 
-def per_call(options: Options, layers: Layers) -> dict[str, float]:
-    """In-process (no runtime, no sandbox): ns per call of each empty-handler wrapping, in the
-    runtime's Python with the layer's ``python/`` (the library as the functions run it)."""
+def per_call(options: Options, layers: Layers) -> dict[str, Any]:
+    """In-process (no runtime, no sandbox): ns per call of each empty-handler wrapping, hot and
+    after an idle gap, by wall clock and CPU time (``bench_percall.py``), in the runtime's Python
+    with the layer's ``python/`` (the library as the functions run it)."""
     python = runtime_venv("3.13") / "bin" / "python"
     output = subprocess.run(
         [str(python), str(HERE / "bench_percall.py"), str(max(200, options.invocations * 20))],
@@ -153,7 +157,7 @@ def per_call(options: Options, layers: Layers) -> dict[str, float]:
         timeout=120,
         env=_layer_env(layers),
     ).stdout
-    result: dict[str, float] = json.loads(output)
+    result: dict[str, Any] = json.loads(output)
     return result
 
 
@@ -165,7 +169,7 @@ def growth(options: Options, layers: Layers, log: IO[str]) -> dict[str, list[dic
     out: dict[str, list[dict[str, Any]]] = {"0": [], **{str(n): [] for n in GROWTH}}
     for _ in range(options.runs):
         base = cold_start(spec("bench_tax.handler", layers, "full", options.environment), log)
-        out["0"].append({"init_ms": base.init_ms})
+        out["0"].append({"init_ms": base.init_ms, "init_cpu_ms": base.init_cpu_ms})
         for count in GROWTH:
             env = {**options.environment, "BENCH_INITS": str(count)}
             cs = cold_start(spec("bench_growth.handler", layers, "full", env, hold=True), log)
@@ -177,6 +181,7 @@ def _growth_row(cs: ColdStart) -> dict[str, Any]:
     settled = cs.from_init_start(cs.payload["settled_at"])
     return {
         "init_ms": cs.init_ms,
+        "init_cpu_ms": cs.init_cpu_ms,
         "report_bytes": cs.payload["report_bytes"],
         "sent_bytes": cs.payload["sent_bytes"],
         "runtime_next_ms": cs.init.runtime_next_ms,
@@ -190,12 +195,15 @@ def _growth_row(cs: ColdStart) -> dict[str, Any]:
 PROBE = """
 import resource, time
 {setup}
+c0 = time.process_time()
 t0 = time.perf_counter()
 {statement}
 elapsed = time.perf_counter() - t0
+cpu = time.process_time() - c0
 pages = int(open("/proc/self/statm").read().split()[1])
 print(__import__("json").dumps({{
     "ms": elapsed * 1000,
+    "cpu_ms": cpu * 1000,
     "rss_mb": pages * resource.getpagesize() / 2**20,
 }}))
 """
@@ -203,12 +211,13 @@ FIRST_INIT = (
     "import lambda_warmup\n@lambda_warmup.warm_init\nasync def probe(): return 1\nprobe.result(5)"
 )
 RUNTIME = "import awslambdaric.bootstrap"  # what the runtime has imported before the handler
+ASYNCIO_IMPORT = "+ import asyncio (for scale)"
 #: name -> (setup, untimed; statement, timed). "+RSS" is over the first row of its group.
 IMPORTS = {
     "awslambdaric loaded (baseline)": (RUNTIME, "pass"),
     "+ import lambda_warmup": (RUNTIME, "import lambda_warmup"),
     "+ import and a first @warm_init": (RUNTIME, FIRST_INIT),
-    "+ import asyncio (for scale)": (RUNTIME, "import asyncio"),
+    ASYNCIO_IMPORT: (RUNTIME, "import asyncio"),
 }
 
 
@@ -240,3 +249,8 @@ def _layer_env(layers: Layers) -> dict[str, str]:
 
 def series(rows: list[dict[str, Any]], key: str) -> Series:
     return Series(row[key] for row in rows)
+
+
+def init_cpu(row: dict[str, Any]) -> float:
+    """CPU ms of INIT: every process of the sandbox (runtime and extension) by INIT's end."""
+    return float(sum(row["init_cpu_ms"].values()))
