@@ -69,6 +69,13 @@ def main(argv: list[str] | None = None) -> int:
         "--log", type=Path, help="every line of the sandboxes (default: beside --json)"
     )
     parser.add_argument("--runs", type=int, default=7, help="cold starts per variant")
+    parser.add_argument(
+        "--tax-runs",
+        type=int,
+        default=15,
+        help="cold starts per variant of the tax table (short ones: more runs, a narrower "
+        "interval)",
+    )
     parser.add_argument("--invocations", type=int, default=150, help="warm ones per handler")
     parser.add_argument("--quick", action="store_true", help="1 run, short waits: a smoke test")
     parser.add_argument(
@@ -79,9 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     environment: dict[str, str] = {}
-    runs, invocations, import_runs = args.runs, args.invocations, 9
+    runs, tax_runs, invocations, import_runs = args.runs, args.tax_runs, args.invocations, 9
     if args.quick:
-        runs, invocations, import_runs = 1, 5, 1
+        runs, tax_runs, invocations, import_runs = 1, 1, 5, 1
         environment = {"BENCH_DELAY_SCALE": "0.1", "BENCH_HEAVY_ITERATIONS": "500000"}
     delay_scale = float(environment.get("BENCH_DELAY_SCALE", "1"))
     out = sys.stdout
@@ -100,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "options": {
             "runs": runs,
+            "tax_runs": tax_runs,
             "invocations": invocations,
             "quick": args.quick,
             "delay_scale": delay_scale,
@@ -107,12 +115,14 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     out.write(
-        f"lambda-warmup benchmarks: {runs} cold start(s) per variant, {invocations} warm "
+        f"lambda-warmup benchmarks: {runs} cold start(s) per variant ({tax_runs} in the tax "
+        f"table), {invocations} warm "
         f"invocations per handler; load average {_loadavg()}; logs in {log_path}\n"
     )
     with _server.serve() as server, log_path.open("w", encoding="utf-8") as log:
         options = _suite.Options(
             runs=runs,
+            tax_runs=tax_runs,
             invocations=invocations,
             import_runs=import_runs,
             environment={**environment, "BENCH_SERVER": server},

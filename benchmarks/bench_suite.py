@@ -22,6 +22,8 @@ HERE = Path(__file__).resolve().parent
 class Options:
     runs: int
     """Cold starts per design (each section interleaves its variants run by run)."""
+    tax_runs: int
+    """Cold starts per variant of the tax table."""
     invocations: int
     """Warm invocations per handler variant."""
     import_runs: int
@@ -89,7 +91,7 @@ TAX: list[tuple[str, str, str, LayerKind, bool]] = [
 def tax(options: Options, layers: Layers, log: IO[str]) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {key: [] for key, *_ in TAX}
     env = {**options.environment, "BENCH_INITS": "1"}
-    for _ in range(options.runs):
+    for _ in range(options.tax_runs):
         for key, _label, handler, layer, hold in TAX:
             cs = cold_start(spec(handler, layers, layer, env, hold=hold), log)
             out[key].append(
