@@ -344,9 +344,9 @@ class Report:
             total_pss = Series(sum(k["pss"] for k in m.values()) for m in mem)
             total_rss = Series(sum(k["rss"] for k in m.values()) for m in mem)
             reg = [
-                r["registered_ms"] - r["extension_started_ms"]
+                r["extension_registered_ms"]
                 for r in runs
-                if r["registered_ms"] is not None and r["extension_started_ms"] is not None
+                if r["extension_registered_ms"] is not None
             ]
             registered += reg
             rows.append(
@@ -390,8 +390,8 @@ class Report:
                     "wall",
                     Series(registered),
                     REGISTERED_MS,
-                    note="Popen returned -> register arrived, every function with the layer in the "
-                    "tax table",
+                    note="Popen returned -> register handled by the Extensions API, every "
+                    "function with the layer in the tax table",
                 )
             )
         head = [
@@ -711,7 +711,7 @@ class Report:
                 f"   whole run: {_load.describe(load)}" if load else "",
                 "",
                 verdict_table(self.targets),
-                *(f"   #{t.issue} {t.what}: {t.note}" for t in self.targets if t.note),
+                *dict.fromkeys(f"   #{t.issue} {t.what}: {t.note}" for t in self.targets if t.note),
             ]
         )
 

@@ -73,8 +73,9 @@ class ColdStart:
     memory_mb: dict[str, dict[str, float]] = field(default_factory=dict)
     #: Per process kind: CPU time (ms, every thread, user and system) used by INIT's end.
     init_cpu_ms: dict[str, float] = field(default_factory=dict)
-    #: ms from INIT start to the extension's process start (``Popen`` returned), if any.
-    extension_started_ms: float | None = None
+    #: ms from the extension's process start (``Popen`` returned) to its ``register`` reaching
+    #: the Extensions API, both on the sandbox's records' clock; ``None`` without an extension.
+    extension_registered_ms: float | None = None
     #: ``sandbox_t0``: the sandbox's monotonic origin, to place the function's own timestamps.
     sandbox_t0: float = 0.0
     init_start_ms: float = 0.0
@@ -121,6 +122,7 @@ def cold_start(spec: FunctionSpec, log: IO[str], event: Any = None) -> ColdStart
         (r["t_ms"] for r in records if r["event"] == "process_start" and r["kind"] == "extension"),
         None,
     )
+    registered = next((r["t_ms"] for r in records if r["event"] == "extension_register"), None)
     return ColdStart(
         init=init,
         first=first,
@@ -129,7 +131,11 @@ def cold_start(spec: FunctionSpec, log: IO[str], event: Any = None) -> ColdStart
         init_end_ms=init_end - init_start,
         memory_mb=memory,
         init_cpu_ms=init_cpu,
-        extension_started_ms=None if extension_started is None else extension_started - init_start,
+        extension_registered_ms=(
+            None
+            if extension_started is None or registered is None
+            else registered - extension_started
+        ),
         sandbox_t0=t0,
         init_start_ms=init_start,
     )

@@ -98,7 +98,7 @@ def tax(options: Options, layers: Layers, log: IO[str]) -> dict[str, list[dict[s
                 {
                     "init_ms": cs.init_ms,
                     "registered_ms": cs.init.extensions_registered_ms.get("lambda-warmup"),
-                    "extension_started_ms": cs.extension_started_ms,
+                    "extension_registered_ms": cs.extension_registered_ms,
                     "runtime_started_ms": cs.init.runtime_started_ms,
                     "memory_mb": cs.memory_mb,
                     "init_cpu_ms": cs.init_cpu_ms,

@@ -101,6 +101,8 @@ def test_quick_run_covers_every_section_and_target(tmp_path: Path) -> None:
         assert row["init_cpu_ms"]["runtime"] > 0
         assert row["init_cpu_ms"]["extension"] > 0
     assert "extension" not in data["tax"]["bare"][0]["init_cpu_ms"]
+    assert data["tax"]["bare"][0]["extension_registered_ms"] is None
+    assert data["tax"]["layer"][0]["extension_registered_ms"] > 0
     assert data["per_call"]["hot"]["warm_async"]["cpu"][0] > 0
     assert all(sample["cpu_ms"] >= 0 for sample in data["imports"]["+ import asyncio (for scale)"])
     # The machine's load, per section and for the whole run.
