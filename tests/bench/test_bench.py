@@ -135,3 +135,27 @@ def test_only_runs_the_tables_asked_for(tmp_path: Path) -> None:
     assert "1. INIT of one workload" not in stdout
     assert [(t["issue"], t["basis"]) for t in data["targets"]] == [(7, "wall"), (7, "CPU")]
     assert data["targets"][0]["target"].startswith("growth beyond linear")
+
+
+def test_import_breakdown_runs(tmp_path: Path) -> None:
+    layer = _compose_layer(tmp_path / "layer")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            REPO / "benchmarks" / "import_breakdown.py",
+            "--runs",
+            "1",
+            "--layer",
+            layer,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for row in (
+        "import lambda_warmup ",
+        "first @warm_init | all its imports done",
+        "-m extension_entry",
+    ):
+        assert row in proc.stdout, row
