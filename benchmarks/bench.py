@@ -444,7 +444,7 @@ class Report:
 
     # -- 3 ----------------------------------------------------------------------------------
     def invoke(self) -> str:
-        inv = self.r["invoke"]
+        inv, inv_cpu = self.r["invoke"]["response_ms"], self.r["invoke"]["cpu_ms"]
         hot, idle = self.r["per_call"]["hot"], self.r["per_call"]["idle"]
         bare = Series(inv["bare"]).median
         rows = []
@@ -465,6 +465,7 @@ class Report:
                     f"{_p90(values):.3f}",
                     f"{values.median - bare:+.3f}",
                     f"{values.median / bare:.1f}x",
+                    f"{Series(inv_cpu[key]).median:.3f}",
                     *cells,
                 ]
             )
@@ -474,6 +475,17 @@ class Report:
                 "async @warm_handler in the sandbox: +ms over bare def",
                 "wall",
                 Series(w - b for w, b in zip(inv["warm_async"], inv["bare"], strict=True)),
+                HANDLER_OVERHEAD_MS,
+                digits=3,
+                note="paired: invocations taken in turn",
+            )
+        )
+        self.target(
+            Target(
+                7,
+                "async @warm_handler in the sandbox: +ms over bare def",
+                "CPU",
+                Series(w - b for w, b in zip(inv_cpu["warm_async"], inv_cpu["bare"], strict=True)),
                 HANDLER_OVERHEAD_MS,
                 digits=3,
                 note="paired: invocations taken in turn",
@@ -518,6 +530,7 @@ class Report:
             "p90",
             "vs bare",
             "ratio",
+            "CPU ms",
             "in-process us",
             "CPU us",
             "after 20 ms idle us",
@@ -526,7 +539,8 @@ class Report:
         return "\n".join(
             [
                 "3. Per-invocation cost: event handed to the runtime -> response (warm, "
-                f"{len(inv['bare'])} each, interleaved)",
+                f"{len(inv['bare'])} each, interleaved); CPU: the sandbox's processes' CPU time "
+                "for the invocation",
                 "   in-process: the wrapper alone, hot (median of 5 batches) and after 20 ms idle, "
                 "by wall clock and by CPU time (every",
                 "   thread; after idle, up to the end of the next idle gap, so the sleep's own CPU "

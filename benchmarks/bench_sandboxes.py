@@ -97,7 +97,7 @@ def cold_start(spec: FunctionSpec, log: IO[str], event: Any = None) -> ColdStart
     log.write(f"\n===== {spec.handler} layers={[p.name for p in spec.layers]} =====\n")
     with Sandbox(spec, log=log, shutdown_budget_s=1.0) as sandbox:
         sandbox.start()  # INIT, then every process stopped: their CPU clocks stand still
-        init_cpu = _cpu_ms(sandbox)
+        init_cpu = cpu_ms(sandbox)
         first = sandbox.invoke({} if event is None else event)
         init = sandbox.inits[-1]
         memory = _memory(sandbox)
@@ -141,7 +141,7 @@ def cold_start(spec: FunctionSpec, log: IO[str], event: Any = None) -> ColdStart
     )
 
 
-def _cpu_ms(sandbox: Sandbox) -> dict[str, float]:
+def cpu_ms(sandbox: Sandbox) -> dict[str, float]:
     """CPU time of each live process so far, by kind: the kernel's per-process CPU clock (every
     thread, exited ones included, to the nanosecond), which another process may read."""
     kinds = {r["pid"]: r["kind"] for r in sandbox.records if r["event"] == "process_start"}

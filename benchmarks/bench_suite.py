@@ -10,7 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from bench_sandboxes import ColdStart, LayerKind, Layers, cold_start, spec, warm_invocations
+from bench_sandboxes import (
+    ColdStart,
+    LayerKind,
+    Layers,
+    cold_start,
+    cpu_ms,
+    spec,
+    warm_invocations,
+)
 from bench_stats import Series
 
 from lambda_sandbox import Sandbox, runtime_venv
@@ -125,10 +133,13 @@ INVOKE: list[tuple[str, str, str, LayerKind]] = [
 WARMUP_INVOCATIONS = 3
 
 
-def invoke(options: Options, layers: Layers, log: IO[str]) -> dict[str, list[float]]:
-    """Per variant: ms from the event handed to the runtime to its response, warm invocations
-    taken in turn across all variants (each in its own sandbox)."""
-    out: dict[str, list[float]] = {key: [] for key, *_ in INVOKE}
+def invoke(options: Options, layers: Layers, log: IO[str]) -> dict[str, dict[str, list[float]]]:
+    """Per variant, warm invocations taken in turn across all variants (each in its own
+    sandbox): ``response_ms``, from the event handed to the runtime to its response, and
+    ``cpu_ms``, the CPU time the sandbox's processes used for the invocation (their CPU clocks,
+    read while the sandbox is stopped before and after it)."""
+    response: dict[str, list[float]] = {key: [] for key, *_ in INVOKE}
+    cpu: dict[str, list[float]] = {key: [] for key, *_ in INVOKE}
     with ExitStack() as stack:
         boxes: dict[str, Sandbox] = {}
         for key, _label, handler, layer in INVOKE:
@@ -142,8 +153,10 @@ def invoke(options: Options, layers: Layers, log: IO[str]) -> dict[str, list[flo
             warm_invocations(sandbox, 1 + WARMUP_INVOCATIONS)  # the cold one, then warm-ups
         for _ in range(options.invocations):
             for key, sandbox in boxes.items():
-                out[key] += warm_invocations(sandbox, 1)
-    return out
+                before = sum(cpu_ms(sandbox).values())
+                response[key] += warm_invocations(sandbox, 1)
+                cpu[key].append(sum(cpu_ms(sandbox).values()) - before)
+    return {"response_ms": response, "cpu_ms": cpu}
 
 
 def per_call(options: Options, layers: Layers) -> dict[str, Any]:

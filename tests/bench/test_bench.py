@@ -104,11 +104,12 @@ def test_quick_run_covers_every_section_and_target(tmp_path: Path) -> None:
     assert data["tax"]["bare"][0]["extension_registered_ms"] is None
     assert data["tax"]["layer"][0]["extension_registered_ms"] > 0
     assert data["per_call"]["hot"]["warm_async"]["cpu"][0] > 0
+    assert all(ms > 0 for ms in data["invoke"]["cpu_ms"]["warm_async"])
     assert all(sample["cpu_ms"] >= 0 for sample in data["imports"]["+ import asyncio (for scale)"])
     # The machine's load, per section and for the whole run.
     assert set(data["load"]) == {*sections, "all"}
     assert {"load_before", "busy_pct", "others_pct", "steal_pct"} <= set(data["load"]["all"])
-    assert len(data["targets"]) == 21
+    assert len(data["targets"]) == 22
     assert {t["issue"] for t in data["targets"]} == {7, 15, 18}
     for t in data["targets"]:
         assert t["verdict"] in ("met", "missed", "inconclusive"), t
