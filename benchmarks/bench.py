@@ -541,7 +541,7 @@ class Report:
                 "3. Per-invocation cost: event handed to the runtime -> response (warm, "
                 f"{len(inv['bare'])} each, interleaved); CPU: the sandbox's processes' CPU time "
                 "for the invocation",
-                "   in-process: the wrapper alone, hot (median of 5 batches) and after 20 ms idle, "
+                "   in-process: the wrapper alone, hot (median of 9 batches) and after 20 ms idle, "
                 "by wall clock and by CPU time (every",
                 "   thread; after idle, up to the end of the next idle gap, so the sleep's own CPU "
                 "is in every row)",

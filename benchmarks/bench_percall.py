@@ -1,7 +1,7 @@
 """``python benchmarks/bench_percall.py N``: ns per call of an empty handler, wrapped each way,
 called in-process (no runtime, no sandbox: the wrapping's own cost). Prints JSON.
 
-- ``hot``: per variant, 5 batches of N calls in a row (batches of all variants interleaved):
+- ``hot``: per variant, 9 batches of N calls in a row (batches of all variants interleaved):
   ns per call of each batch, by the wall clock and by the process's CPU time (every thread:
   the warm loop's share of an async call included).
 - ``idle``: per variant, single calls, each after ``IDLE_S`` of sleep (threads idle, caches
@@ -23,7 +23,7 @@ from typing import Any
 from lambda_warmup import Warmup
 
 IDLE_S = 0.02
-BATCHES = 5
+BATCHES = 9
 
 
 class _Context:
