@@ -152,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         results["load"] = loads
     results["machine"]["load_after"] = _loadavg()
     results["seconds"] = round(time.monotonic() - started, 1)
+    dump(args.json, results)  # the raw figures first: kept even if a table cannot be made
     report = Report(results)
     out.write("\n" + report.text() + "\n")
     results["targets"] = [t.as_json() for t in report.targets]

@@ -160,3 +160,24 @@ def test_import_breakdown_runs(tmp_path: Path) -> None:
         "-m extension_entry",
     ):
         assert row in proc.stdout, row
+
+
+def test_cold_start_runs_again_when_the_extension_finds_its_port_taken(tmp_path: Path) -> None:
+    import dataclasses
+    import io
+    import socket
+
+    from bench_sandboxes import Layers, cold_start, spec
+
+    layers = Layers(_compose_layer(tmp_path / "layer"), tmp_path / "scratch")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        made = spec("bench_growth.handler", layers, "full", {"BENCH_INITS": "1"}, hold=True)
+        port = str(taken.getsockname()[1])
+        made = dataclasses.replace(made, environment={**made.environment, "WARMUP_PORT": port})
+        log = io.StringIO()
+        result = cold_start(made, log)
+    assert "cannot listen for reports" in log.getvalue()
+    assert "(port taken: the same cold start again, WARMUP_PORT=" in log.getvalue()
+    assert result.report_received_ms is not None, "the second cold start had its hold"
