@@ -5,6 +5,14 @@ interleaved run by run (the machine is noisy); tables give medians and (min-max)
 to ``--json`` (default ``.aws-sam/bench/results.json``, not committed: the README's Performance
 section is the record). ``--quick``: one run of everything, shortened waits (a smoke test).
 ``--only TABLE`` (repeatable): those tables alone, e.g. ``make bench BENCH_ARGS='--only database'``.
+
+Where the question is CPU work (the layer's tax, imports, per-call cost) figures come by CPU time
+too (each process's CPU clock, read while the sandbox is frozen after INIT; in-process, the
+process's CPU time), beside the wall clock. Every target's verdict comes from the 95% confidence
+interval of the median of its per-run figures (``bench_stats.py``): met, missed, or
+inconclusive when the interval straddles the limit. The machine's load during each section
+(load average, busy, stolen and other processes' CPU time: ``bench_load.py``) is printed and
+kept in the JSON.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -20,10 +29,11 @@ from typing import Any
 
 import bench_asgi as _asgi
 import bench_database as _database
+import bench_load as _load
 import bench_server as _server
 import bench_suite as _suite
 from bench_sandboxes import ROOT, Layers, dump
-from bench_stats import Series, table
+from bench_stats import Series, Target, table, verdict_table
 
 DEFAULT_LAYER = ROOT / ".aws-sam" / "bench" / "layer"
 DEFAULT_JSON = ROOT / ".aws-sam" / "bench" / "results.json"
@@ -35,13 +45,18 @@ HANDLER_OVERHEAD_MS = 0.2
 #: and within 1.2x of (c).
 DB_VS_ARUN, DB_VS_SYNC = 3.0, 1.2
 RELEASE_MS = 5.0
+#: The targets of issue 18: the async hop hot in-process, a sync @warm_handler hot in-process
+#: (us per call); the layer with one init and the hold over a bare function, the extension's
+#: register after its process's start (ms of INIT).
+ASYNC_HOT_US, SYNC_HOT_US = 30.0, 2.0
+ONE_INIT_TAX_MS, REGISTERED_MS = 45.0, 8.0
 #: The workload's I/O waits (``functions/bench_wire.py``: config, api after it, catalog).
 DELAYS_MS = (300, 500, 800)
 #: Each table, and the sections (raw results) it is made from, in the order they run.
 TABLES = {
-    "designs": ("designs", "tax"),
+    "designs": ("designs", "tax", "imports"),
     "tax": ("tax", "imports"),
-    "invoke": ("invoke", "per_call_ns"),
+    "invoke": ("invoke", "per_call"),
     "growth": ("growth",),
     "database": ("database",),
     "asgi": ("asgi",),
@@ -56,6 +71,13 @@ def main(argv: list[str] | None = None) -> int:
         "--log", type=Path, help="every line of the sandboxes (default: beside --json)"
     )
     parser.add_argument("--runs", type=int, default=7, help="cold starts per variant")
+    parser.add_argument(
+        "--tax-runs",
+        type=int,
+        default=15,
+        help="cold starts per variant of the tax table (short ones: more runs, a narrower "
+        "interval)",
+    )
     parser.add_argument("--invocations", type=int, default=150, help="warm ones per handler")
     parser.add_argument("--quick", action="store_true", help="1 run, short waits: a smoke test")
     parser.add_argument(
@@ -66,9 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     environment: dict[str, str] = {}
-    runs, invocations, import_runs = args.runs, args.invocations, 9
+    runs, tax_runs, invocations, import_runs = args.runs, args.tax_runs, args.invocations, 9
     if args.quick:
-        runs, invocations, import_runs = 1, 5, 1
+        runs, tax_runs, invocations, import_runs = 1, 1, 5, 1
         environment = {"BENCH_DELAY_SCALE": "0.1", "BENCH_HEAVY_ITERATIONS": "500000"}
     delay_scale = float(environment.get("BENCH_DELAY_SCALE", "1"))
     out = sys.stdout
@@ -79,13 +101,15 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     results: dict[str, Any] = {
         "machine": {
+            "commit": _commit(),
             "python": platform.python_version(),
             "cpus": _cpus(),
-            "load_before": _load(),
+            "load_before": _loadavg(),
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         },
         "options": {
             "runs": runs,
+            "tax_runs": tax_runs,
             "invocations": invocations,
             "quick": args.quick,
             "delay_scale": delay_scale,
@@ -93,12 +117,14 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     out.write(
-        f"lambda-warmup benchmarks: {runs} cold start(s) per variant, {invocations} warm "
-        f"invocations per handler; load average {_load()}; logs in {log_path}\n"
+        f"lambda-warmup benchmarks: {runs} cold start(s) per variant ({tax_runs} in the tax "
+        f"table), {invocations} warm "
+        f"invocations per handler; load average {_loadavg()}; logs in {log_path}\n"
     )
     with _server.serve() as server, log_path.open("w", encoding="utf-8") as log:
         options = _suite.Options(
             runs=runs,
+            tax_runs=tax_runs,
             invocations=invocations,
             import_runs=import_runs,
             environment={**environment, "BENCH_SERVER": server},
@@ -108,25 +134,31 @@ def main(argv: list[str] | None = None) -> int:
             ("tax", lambda: _suite.tax(options, layers, log)),
             ("imports", lambda: _suite.imports(options, layers)),
             ("invoke", lambda: _suite.invoke(options, layers, log)),
-            ("per_call_ns", lambda: _suite.per_call(options, layers)),
+            ("per_call", lambda: _suite.per_call(options, layers)),
             ("growth", lambda: _suite.growth(options, layers, log)),
             ("database", lambda: _database.database(options, layers, log)),
             ("asgi", lambda: _asgi.asgi(options, layers, log)),
         ]
         wanted = {section for table in args.only or TABLES for section in TABLES[table]}
+        loads: dict[str, Any] = {}
+        first = _load.snapshot()
         for name, run in sections:
             if name not in wanted:
                 continue
             out.write(f"  {name} ...")
             out.flush()
-            section_started = time.monotonic()
+            before = _load.snapshot()
             results[name] = run()
-            out.write(f" {time.monotonic() - section_started:.0f} s\n")
-    results["machine"]["load_after"] = _load()
+            loads[name] = _load.between(before, _load.snapshot())
+            out.write(f" {loads[name]['seconds']:.0f} s; {_load.describe(loads[name])}\n")
+        loads["all"] = _load.between(first, _load.snapshot())
+        results["load"] = loads
+    results["machine"]["load_after"] = _loadavg()
     results["seconds"] = round(time.monotonic() - started, 1)
+    dump(args.json, results)  # the raw figures first: kept even if a table cannot be made
     report = Report(results)
     out.write("\n" + report.text() + "\n")
-    results["targets"] = report.targets
+    results["targets"] = [t.as_json() for t in report.targets]
     dump(args.json, results)
     out.write(f"\n{results['seconds']:.0f} s in all; raw figures in {args.json}\n")
     return 0
@@ -137,7 +169,7 @@ class Report:
 
     def __init__(self, results: dict[str, Any]) -> None:
         self.r = results
-        self.targets: list[dict[str, Any]] = []
+        self.targets: list[Target] = []
 
     def text(self) -> str:
         """The tables whose sections ran (all, unless ``--only``), then the targets."""
@@ -156,8 +188,14 @@ class Report:
         ]
         return "\n\n".join([*parts, self.verdicts()])
 
-    def target(self, what: str, figure: str, met: bool) -> None:
-        self.targets.append({"target": what, "measured": figure, "met": met})
+    def target(self, target: Target) -> None:
+        self.targets.append(target)
+
+    def load(self, *sections: str) -> str:
+        """The machine's load while ``sections`` ran (as recorded by ``main``)."""
+        loads = self.r.get("load", {})
+        lines = [f"   {name}: {_load.describe(loads[name])}" for name in sections if name in loads]
+        return "\n".join(["   load while it ran:", *lines]) if lines else ""
 
     # -- 1 ----------------------------------------------------------------------------------
     def designs(self) -> str:
@@ -166,6 +204,7 @@ class Report:
         bounds = [max(row["import_ms"], row["critical_path_ms"]) for row in a]
         bound = Series(bounds)
         floor = Series(row["init_ms"] for row in self.r["tax"]["bare"])
+        asyncio_import = Series(s["ms"] for s in self.r["imports"][_suite.ASYNCIO_IMPORT])
         c_total = [row["init_ms"] + row["first_ms"] for row in d["c"]]
         rows = []
         for design in _suite.DESIGNS:
@@ -180,6 +219,7 @@ class Report:
                 [
                     design.label,
                     init.text(),
+                    Series(_suite.init_cpu(row) for row in runs).text(),
                     _suite.series(runs, "first_ms").text(1),
                     total.text(),
                     ratio.text(2),
@@ -189,6 +229,7 @@ class Report:
         head = [
             "design",
             "INIT ms",
+            "INIT CPU ms",
             "1st invocation ms",
             "INIT + 1st ms",
             "INIT / bound",
@@ -221,33 +262,50 @@ class Report:
             ],
         )
         c_init = [row["init_ms"] for row in c]
-        over = Series(ci / b for ci, b in zip(c_init, bounds, strict=True))
         allowed = [b * CLOSE_RATIO + CLOSE_MS for b in bounds]
-        within = statistics.median(c_init) <= statistics.median(allowed)
         self.target(
-            "(c) INIT within 5% + 10 ms of max(import, init critical path)",
-            f"{statistics.median(c_init):.0f} ms vs bound {bound.median:.0f} ms "
-            f"(allowed {statistics.median(allowed):.0f}); ratio {over.text(3)}",
-            within,
+            Target(
+                7,
+                "(c) INIT over 1.05 x max(import, critical path) + 10 ms",
+                "wall",
+                Series(ci - al for ci, al in zip(c_init, allowed, strict=True)),
+                0.0,
+                digits=0,
+                note=f"(c) {statistics.median(c_init):.0f} ms, bound {bound.median:.0f}, "
+                f"allowed {statistics.median(allowed):.0f}",
+            )
         )
-        with_floor = Series(ci / (b + floor.median) for ci, b in zip(c_init, bounds, strict=True))
+        # Issue 18's bound: what any asyncio design pays before its first socket too.
+        extra = floor.median + asyncio_import.median
+        honest = [(b + extra) * CLOSE_RATIO + CLOSE_MS for b in bounds]
         self.target(
-            "(c) INIT vs bound + a bare function's INIT (the runtime's own start)",
-            f"ratio {with_floor.text(3)} (bare INIT {floor.text(0)} ms)",
-            statistics.median(c_init) <= (bound.median + floor.median) * CLOSE_RATIO + CLOSE_MS,
+            Target(
+                18,
+                "(c) INIT over 1.05 x (that bound + bare INIT + import asyncio) + 10",
+                "wall",
+                Series(ci - al for ci, al in zip(c_init, honest, strict=True)),
+                0.0,
+                digits=0,
+                note=f"bare INIT {floor.median:.0f} ms, import asyncio "
+                f"{asyncio_import.median:.0f} ms (medians); allowed "
+                f"{statistics.median(honest):.0f}",
+            )
         )
-        a_init, b_init = (Series(r["init_ms"] for r in d[k]).median for k in "ab")
         self.target(
-            "(c) ahead of (a) and (b)",
-            f"INIT (c) {statistics.median(c_init):.0f} ms, (a) {a_init:.0f}, (b) {b_init:.0f}",
-            statistics.median(c_init) < min(a_init, b_init),
+            Target(
+                7,
+                "(c) INIT minus the faster of (a) and (b)",
+                "wall",
+                Series(
+                    row["init_ms"] - min(ra["init_ms"], rb["init_ms"])
+                    for row, ra, rb in zip(c, d["a"], d["b"], strict=True)
+                ),
+                0.0,
+                digits=0,
+            )
         )
         release = Series(r["init_end_ms"] - r["report_received_ms"] for r in c)
-        self.target(
-            "report received to INIT end < 5 ms",
-            f"{release.text(2)} ms",
-            release.median < RELEASE_MS,
-        )
+        self.target(Target(7, "report received -> INIT end", "wall", release, RELEASE_MS, digits=2))
         settle = Series(r["report_received_ms"] - r["inits_settled_ms"] for r in c)
         delays = _delays(self.r["options"]["delay_scale"])
         return "\n".join(
@@ -256,7 +314,11 @@ class Report:
                 f"   workload: heavy import {imp.text()} ms of CPU; I/O inits config -> api, and "
                 f"catalog ({delays}, real waits on 127.0.0.1); critical path {path.text()} ms",
                 f"   lower bound = max(import, critical path) = {bound.text()} ms; a bare "
-                f"function's INIT (runtime start) {floor.text()} ms",
+                f"function's INIT (runtime start) {floor.text()} ms; import asyncio "
+                f"{asyncio_import.text(1)} ms",
+                "   INIT CPU: CPU time of the sandbox's processes (runtime and extension) by "
+                "INIT's end",
+                self.load("designs"),
                 "",
                 table(head, rows),
                 "",
@@ -268,54 +330,83 @@ class Report:
     # -- 2 ----------------------------------------------------------------------------------
     def tax(self) -> str:
         t = self.r["tax"]
-        bare_init = _suite.series(t["bare"], "init_ms")
-        bare_pss = Series(row["memory_mb"]["runtime"]["pss"] for row in t["bare"])
-        bare_rss = Series(row["memory_mb"]["runtime"]["rss"] for row in t["bare"])
+        bare = t["bare"]
+        bare_init = _suite.series(bare, "init_ms")
+        bare_pss = Series(row["memory_mb"]["runtime"]["pss"] for row in bare)
+        bare_rss = Series(row["memory_mb"]["runtime"]["rss"] for row in bare)
         rows = []
+        registered: list[float] = []
         for key, label, *_ in _suite.TAX:
             runs = t[key]
             init = _suite.series(runs, "init_ms")
-            extra = Series(
-                r["init_ms"] - b["init_ms"] for r, b in zip(runs, t["bare"], strict=True)
+            extra = Series(r["init_ms"] - b["init_ms"] for r, b in zip(runs, bare, strict=True))
+            cpu = Series(_suite.init_cpu(r) for r in runs)
+            extra_cpu = Series(
+                _suite.init_cpu(r) - _suite.init_cpu(b) for r, b in zip(runs, bare, strict=True)
             )
             mem = [r["memory_mb"] for r in runs]
             rt_rss = Series(m["runtime"]["rss"] for m in mem)
-            ext_rss = Series(m.get("extension", {}).get("rss", 0.0) for m in mem)
             total_pss = Series(sum(k["pss"] for k in m.values()) for m in mem)
             total_rss = Series(sum(k["rss"] for k in m.values()) for m in mem)
-            reg = [r["registered_ms"] for r in runs if r["registered_ms"] is not None]
+            reg = [
+                r["extension_registered_ms"]
+                for r in runs
+                if r["extension_registered_ms"] is not None
+            ]
+            registered += reg
             rows.append(
                 [
                     label,
                     init.text(),
                     extra.text(),
+                    cpu.text(),
+                    extra_cpu.text(),
                     Series(reg).text(1) if reg else "-",
                     rt_rss.text(1),
-                    ext_rss.text(1) if ext_rss.median else "-",
                     f"{total_rss.median - bare_rss.median:+.1f}",
                     f"{total_pss.median - bare_pss.median:+.1f}",
                 ]
             )
             if key == "library":
-                self.target(
-                    "layer tax < 25 ms of INIT over a bare function",
-                    f"+{extra.median:.1f} ms ({extra.text(1)})",
-                    extra.median < TAX_INIT_MS,
+                self._tax_targets(
+                    7, "layer + @warm_handler, no inits", extra, extra_cpu, TAX_INIT_MS
                 )
-                pss = total_pss.median - bare_pss.median
-                rss = total_rss.median - bare_rss.median
                 self.target(
-                    "layer tax < 15 MB of memory over a bare function",
-                    f"+{pss:.1f} MB PSS (what a cgroup counts), +{rss:.1f} MB RSS",
-                    pss < TAX_MEMORY_MB,
+                    Target(
+                        7,
+                        "layer + @warm_handler, no inits: +memory over bare",
+                        "PSS",
+                        Series(
+                            sum(k["pss"] for k in m.values()) - b["memory_mb"]["runtime"]["pss"]
+                            for m, b in zip(mem, bare, strict=True)
+                        ),
+                        TAX_MEMORY_MB,
+                        unit="MB",
+                        note=f"+{total_rss.median - bare_rss.median:.1f} MB RSS",
+                    )
                 )
+            if key == "one_init":
+                self._tax_targets(18, "layer + 1 init + hold", extra, extra_cpu, ONE_INIT_TAX_MS)
+        if registered:
+            self.target(
+                Target(
+                    18,
+                    "extension: process start -> registered",
+                    "wall",
+                    Series(registered),
+                    REGISTERED_MS,
+                    note="Popen returned -> register handled by the Extensions API, every "
+                    "function with the layer in the tax table",
+                )
+            )
         head = [
             "function",
             "INIT ms",
             "+INIT ms",
-            "ext. registered ms",
+            "INIT CPU ms",
+            "+CPU ms",
+            "ext. start -> registered ms",
             "runtime RSS MB",
-            "ext. RSS MB",
             "+RSS MB",
             "+PSS MB",
         ]
@@ -325,6 +416,7 @@ class Report:
             [
                 name,
                 Series(s["ms"] for s in samples).text(1),
+                Series(s.get("cpu_ms", 0.0) for s in samples).text(1),
                 f"{statistics.median(s['rss_mb'] for s in samples) - base:+.1f}",
             ]
             for name, samples in imports.items()
@@ -333,47 +425,109 @@ class Report:
             [
                 "2. Cold-start tax of the layer (on-demand INIT; memory after the 1st invocation)",
                 f"   bare function: INIT {bare_init.text()} ms, runtime RSS {bare_rss.text(1)} MB",
+                "   INIT CPU: CPU time of the runtime and the extension by INIT's end; +: over the "
+                "bare function run beside it",
+                self.load("tax", "imports"),
                 "",
                 table(head, rows),
                 "",
-                table(["the runtime's Python 3.13, layer's .pyc", "ms", "+RSS MB"], import_rows),
+                table(
+                    ["the runtime's Python 3.13, layer's .pyc", "ms", "CPU ms", "+RSS MB"],
+                    import_rows,
+                ),
             ]
+        )
+
+    def _tax_targets(self, issue: int, what: str, wall: Series, cpu: Series, limit: float) -> None:
+        what = f"{what}: +INIT over bare"
+        self.target(Target(issue, what, "wall", wall, limit))
+        self.target(
+            Target(
+                issue, what, "CPU", cpu, limit, note="runtime + extension CPU time by INIT's end"
+            )
         )
 
     # -- 3 ----------------------------------------------------------------------------------
     def invoke(self) -> str:
-        inv = self.r["invoke"]
-        ns = self.r["per_call_ns"]
+        inv, inv_cpu = self.r["invoke"]["response_ms"], self.r["invoke"]["cpu_ms"]
+        hot, idle = self.r["per_call"]["hot"], self.r["per_call"]["idle"]
         bare = Series(inv["bare"]).median
         rows = []
         for key, label, *_ in _suite.INVOKE:
             values = Series(inv[key])
-            p90 = (
-                statistics.quantiles(values.values, n=10)[-1]
-                if len(values.values) > 1
-                else values.median
-            )
-            in_process = f"{ns[key] / 1000:.1f}" if key in ns else "-"
-            idle = ns.get(f"{key}_after_idle")
-            after_idle = "-" if idle is None else f"{idle / 1000:.1f}"
+            cells = ["-", "-", "-", "-"]
+            if key in hot:
+                cells = [
+                    f"{Series(hot[key]['wall']).median / 1000:.1f}",
+                    f"{Series(hot[key]['cpu']).median / 1000:.1f}",
+                    f"{Series(idle[key]['wall']).median / 1000:.1f}",
+                    f"{Series(idle[key]['cpu']).median / 1000:.1f}",
+                ]
             rows.append(
                 [
                     label,
                     f"{values.median:.3f}",
-                    f"{p90:.3f}",
+                    f"{_p90(values):.3f}",
                     f"{values.median - bare:+.3f}",
                     f"{values.median / bare:.1f}x",
-                    in_process,
-                    after_idle,
+                    f"{Series(inv_cpu[key]).median:.3f}",
+                    *cells,
                 ]
             )
-        overhead = Series(inv["warm_async"]).median - bare
-        in_process = (ns["warm_async"] - ns["bare"]) / 1e6
         self.target(
-            "async @warm_handler overhead < 0.2 ms per invocation",
-            f"{overhead:+.3f} ms in the sandbox (median), {in_process:.3f} ms in-process",
-            max(overhead, in_process) < HANDLER_OVERHEAD_MS,
+            Target(
+                7,
+                "async @warm_handler in the sandbox: +ms over bare def",
+                "wall",
+                Series(w - b for w, b in zip(inv["warm_async"], inv["bare"], strict=True)),
+                HANDLER_OVERHEAD_MS,
+                digits=3,
+                note="paired: invocations taken in turn",
+            )
         )
+        self.target(
+            Target(
+                7,
+                "async @warm_handler in the sandbox: +ms over bare def",
+                "CPU",
+                Series(w - b for w, b in zip(inv_cpu["warm_async"], inv_cpu["bare"], strict=True)),
+                HANDLER_OVERHEAD_MS,
+                digits=3,
+                note="paired: invocations taken in turn",
+            )
+        )
+        for key, what, limit in (
+            ("warm_async", "async @warm_handler, hot, in-process: per call", ASYNC_HOT_US),
+            ("warm_sync", "sync @warm_handler, hot, in-process: per call", SYNC_HOT_US),
+        ):
+            for basis, clock in (("wall", "wall"), ("CPU", "cpu")):
+                self.target(
+                    Target(
+                        18,
+                        what,
+                        basis,
+                        Series(ns / 1000 for ns in hot[key][clock]),
+                        limit,
+                        unit="us",
+                        digits=2,
+                        note="per batch of calls",
+                    )
+                )
+        for basis, clock in (("wall", "wall"), ("CPU", "cpu")):
+            self.target(
+                Target(
+                    18,
+                    "async @warm_handler after 20 ms idle: minus asyncio.run",
+                    basis,
+                    Series(
+                        (w - a) / 1000
+                        for w, a in zip(idle["warm_async"][clock], idle["arun"][clock], strict=True)
+                    ),
+                    0.0,
+                    unit="us",
+                    note="paired: calls taken in turn",
+                )
+            )
         http = Series(inv["arun_http"]).median / Series(inv["warm_http"]).median
         head = [
             "handler (warm)",
@@ -381,13 +535,22 @@ class Report:
             "p90",
             "vs bare",
             "ratio",
+            "CPU ms",
             "in-process us",
+            "CPU us",
             "after 20 ms idle us",
+            "CPU us",
         ]
         return "\n".join(
             [
                 "3. Per-invocation cost: event handed to the runtime -> response (warm, "
-                f"{len(inv['bare'])} each, interleaved)",
+                f"{len(inv['bare'])} each, interleaved); CPU: the sandbox's processes' CPU time "
+                "for the invocation",
+                "   in-process: the wrapper alone, hot (median of 9 batches) and after 20 ms idle, "
+                "by wall clock and by CPU time (every",
+                "   thread; after idle, up to the end of the next idle gap, so the sleep's own CPU "
+                "is in every row)",
+                self.load("invoke", "per_call"),
                 "",
                 table(head, rows),
                 f"   one HTTP GET: asyncio.run + new client is {http:.1f}x the @warm_init client",
@@ -397,41 +560,53 @@ class Report:
     # -- 4 ----------------------------------------------------------------------------------
     def growth(self) -> str:
         g = self.r["growth"]
-        base = [row["init_ms"] for row in g["0"]]
+        base = g["0"]
         rows = []
-        over: dict[int, float] = {}
+        over: dict[int, list[float]] = {}
+        over_cpu: dict[int, list[float]] = {}
         for count in _suite.GROWTH:
             runs = g[str(count)]
-            extra = Series(r["init_ms"] - b for r, b in zip(runs, base, strict=True))
-            over[count] = extra.median
+            over[count] = [r["init_ms"] - b["init_ms"] for r, b in zip(runs, base, strict=True)]
+            over_cpu[count] = [
+                _suite.init_cpu(r) - _suite.init_cpu(b) for r, b in zip(runs, base, strict=True)
+            ]
+            extra = Series(over[count])
             rows.append(
                 [
                     str(count),
                     _suite.series(runs, "init_ms").text(),
                     extra.text(1),
                     f"{extra.median / count:.2f}",
+                    Series(over_cpu[count]).text(1),
                     Series(r["report_received_ms"] - r["inits_settled_ms"] for r in runs).text(1),
                     Series(r["init_end_ms"] - r["report_received_ms"] for r in runs).text(2),
                     f"{statistics.median(r['report_bytes'] for r in runs):.0f}",
                     f"{statistics.median(r['sent_bytes'] for r in runs):.0f}",
                 ]
             )
-        # Linear: one more init costs no more from 100 to 1000 inits than from 1 to 100 (half
-        # as much again, plus 0.05 ms, of slack: each INIT figure has ~10 ms of noise, which is
-        # why the spans are wide; 1 to 10 alone would be all noise).
-        low, high = (over[100] - over[1]) / 99, (over[1000] - over[100]) / 900
-        self.target(
-            "overhead grows no faster than linearly with the number of inits",
-            " / ".join(f"+{over[n]:.0f}" for n in _suite.GROWTH)
-            + f" ms at {' / '.join(map(str, _suite.GROWTH))} inits; per added init "
-            f"{low:.3f} ms (1 to 100), {high:.3f} ms (100 to 1000)",
-            high <= 1.5 * max(low, 0.0) + 0.05,
-        )
+        for basis, figures in (("wall", over), ("CPU", over_cpu)):
+            margins = Series(
+                linear_margin(*runs)
+                for runs in zip(*(figures[n] for n in (1, 100, 1000)), strict=True)
+            )
+            self.target(
+                Target(
+                    7,
+                    "growth beyond linear: ms/init 100-1000 - 1.5 x ms/init 1-100 - 0.05",
+                    basis,
+                    margins,
+                    0.0,
+                    digits=3,
+                    note=" / ".join(f"+{statistics.median(figures[n]):.0f}" for n in _suite.GROWTH)
+                    + f" ms at {' / '.join(map(str, _suite.GROWTH))} inits",
+                )
+            )
         head = [
             "inits",
             "INIT ms",
             "+INIT ms",
             "ms per init",
+            "+CPU ms",
             "settled -> report ms",
             "report -> INIT end ms",
             "report bytes",
@@ -439,8 +614,9 @@ class Report:
         ]
         return "\n".join(
             [
-                "4. Growth: trivial inits with the hold; +INIT over the layer with no inits "
-                f"({Series(base).text()} ms)",
+                "4. Growth: trivial inits with the hold; +INIT and +CPU over the layer with no "
+                f"inits ({_suite.series(base, 'init_ms').text()} ms) run beside it",
+                self.load("growth"),
                 "",
                 table(head, rows),
             ]
@@ -491,17 +667,30 @@ class Report:
             )
         cold_head = ["cold start (on-demand)", "INIT ms", "1st invocation ms", "INIT + 1st ms"]
         a, b, c = (Series(warm[k]["duration_ms"]).median for k in "abc")
-        vs_arun = _database.block_ratios(warm["b"]["duration_ms"], base["duration_ms"])
         self.target(
-            "database, warm: (a) @warm_init pool >= 3x faster per invocation than (b) asyncio.run",
-            f"(b) / (a) = {vs_arun.text(2)} by duration ({b:.2f} vs {a:.2f} ms)",
-            vs_arun.median >= DB_VS_ARUN,
+            Target(
+                15,
+                "database, warm: (b) asyncio.run / (a) @warm_init pool",
+                "wall",
+                _database.block_ratios(warm["b"]["duration_ms"], base["duration_ms"]),
+                DB_VS_ARUN,
+                at_most=False,
+                unit="x",
+                digits=2,
+                note=f"by duration, per block of rounds ({b:.2f} vs {a:.2f} ms)",
+            )
         )
-        vs_sync = _database.block_ratios(base["duration_ms"], warm["c"]["duration_ms"])
         self.target(
-            "database, warm: (a) @warm_init pool within 1.2x of (c) sync psycopg",
-            f"(a) / (c) = {vs_sync.text(2)} by duration ({a:.2f} vs {c:.2f} ms)",
-            vs_sync.median <= DB_VS_SYNC,
+            Target(
+                15,
+                "database, warm: (a) @warm_init pool / (c) sync psycopg",
+                "wall",
+                _database.block_ratios(base["duration_ms"], warm["c"]["duration_ms"]),
+                DB_VS_SYNC,
+                unit="x",
+                digits=2,
+                note=f"by duration, per block of rounds ({a:.2f} vs {c:.2f} ms)",
+            )
         )
         server = db["server"]
         count = len(base["duration_ms"])
@@ -517,6 +706,7 @@ class Report:
                 "own perf_counter;",
                 "   ratios: of the medians per block of rounds, median (min-max) over "
                 f"{min(_database.BLOCKS, count)} blocks",
+                self.load("database"),
                 "",
                 table(head, rows),
                 f"   (a) in the handler: {release:.3f} ms of it is the pool's release (asyncpg "
@@ -527,8 +717,35 @@ class Report:
         )
 
     def verdicts(self) -> str:
-        rows = [[t["target"], t["measured"], "met" if t["met"] else "MISSED"] for t in self.targets]
-        return "Targets\n\n" + table(["target", "measured", ""], rows, right_from=3)
+        counts = {v: sum(t.verdict == v for t in self.targets) for v in VERDICTS}
+        summary = ", ".join(f"{n} {v}" for v, n in counts.items())
+        load = self.r.get("load", {}).get("all")
+        return "\n".join(
+            [
+                f"Targets: {summary}",
+                "   verdict from the 95% confidence interval of the median of the per-run "
+                "figures (min-max with 7 runs or fewer):",
+                "   met / MISSED when it lies wholly on one side of the limit, inconclusive when "
+                "it straddles it",
+                f"   whole run: {_load.describe(load)}" if load else "",
+                "",
+                verdict_table(self.targets),
+                *dict.fromkeys(f"   #{t.issue} {t.what}: {t.note}" for t in self.targets if t.note),
+            ]
+        )
+
+
+VERDICTS = ("met", "missed", "inconclusive")
+
+
+def linear_margin(over_1: float, over_100: float, over_1000: float) -> float:
+    """One run's growth: ms per added init from 100 to 1000 inits minus 1.5 x that from 1 to 100
+    (at least 0) and 0.05 ms of slack; at most 0 means no faster than linear. (Half as much
+    again, plus 0.05 ms: each INIT figure has ~10 ms of noise, which is why the spans are wide;
+    1 to 10 alone would be all noise.)"""
+    low = (over_100 - over_1) / 99
+    high = (over_1000 - over_100) / 900
+    return high - (1.5 * max(low, 0.0) + 0.05)
 
 
 def _p90(values: Series) -> float:
@@ -541,11 +758,23 @@ def _delays(scale: float) -> str:
     return "/".join(f"{ms * scale:.0f}" for ms in DELAYS_MS) + " ms"
 
 
-def _load() -> str:
+def _loadavg() -> str:
     try:
         return Path("/proc/loadavg").read_text().split()[0]
     except OSError:
         return "?"
+
+
+def _commit() -> str:
+    """The checkout's commit, ``+changes`` when its tracked files differ from it."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=ROOT).returncode != 0
+    except OSError:
+        return "?"
+    return (head or "?") + ("+changes" if dirty else "")
 
 
 def _cpus() -> int:

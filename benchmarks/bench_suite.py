@@ -10,7 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from bench_sandboxes import ColdStart, LayerKind, Layers, cold_start, spec, warm_invocations
+from bench_sandboxes import (
+    ColdStart,
+    LayerKind,
+    Layers,
+    cold_start,
+    cpu_ms,
+    spec,
+    warm_invocations,
+)
 from bench_stats import Series
 
 from lambda_sandbox import Sandbox, runtime_venv
@@ -22,6 +30,8 @@ HERE = Path(__file__).resolve().parent
 class Options:
     runs: int
     """Cold starts per design (each section interleaves its variants run by run)."""
+    tax_runs: int
+    """Cold starts per variant of the tax table."""
     invocations: int
     """Warm invocations per handler variant."""
     import_runs: int
@@ -62,6 +72,7 @@ def designs(options: Options, layers: Layers, log: IO[str]) -> dict[str, list[di
                 "import_ms": cs.payload["import_s"] * 1000,
                 "runtime_started_ms": cs.init.runtime_started_ms,
                 "runtime_next_ms": cs.init.runtime_next_ms,
+                "init_cpu_ms": cs.init_cpu_ms,
             }
             if design.key == "a":
                 steps = {k: v * 1000 for k, v in cs.payload["steps_s"].items()}
@@ -88,15 +99,17 @@ TAX: list[tuple[str, str, str, LayerKind, bool]] = [
 def tax(options: Options, layers: Layers, log: IO[str]) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {key: [] for key, *_ in TAX}
     env = {**options.environment, "BENCH_INITS": "1"}
-    for _ in range(options.runs):
+    for _ in range(options.tax_runs):
         for key, _label, handler, layer, hold in TAX:
             cs = cold_start(spec(handler, layers, layer, env, hold=hold), log)
             out[key].append(
                 {
                     "init_ms": cs.init_ms,
                     "registered_ms": cs.init.extensions_registered_ms.get("lambda-warmup"),
+                    "extension_registered_ms": cs.extension_registered_ms,
                     "runtime_started_ms": cs.init.runtime_started_ms,
                     "memory_mb": cs.memory_mb,
+                    "init_cpu_ms": cs.init_cpu_ms,
                 }
             )
     return out
@@ -120,10 +133,13 @@ INVOKE: list[tuple[str, str, str, LayerKind]] = [
 WARMUP_INVOCATIONS = 3
 
 
-def invoke(options: Options, layers: Layers, log: IO[str]) -> dict[str, list[float]]:
-    """Per variant: ms from the event handed to the runtime to its response, warm invocations
-    taken in turn across all variants (each in its own sandbox)."""
-    out: dict[str, list[float]] = {key: [] for key, *_ in INVOKE}
+def invoke(options: Options, layers: Layers, log: IO[str]) -> dict[str, dict[str, list[float]]]:
+    """Per variant, warm invocations taken in turn across all variants (each in its own
+    sandbox): ``response_ms``, from the event handed to the runtime to its response, and
+    ``cpu_ms``, the CPU time the sandbox's processes used for the invocation (their CPU clocks,
+    read while the sandbox is stopped before and after it)."""
+    response: dict[str, list[float]] = {key: [] for key, *_ in INVOKE}
+    cpu: dict[str, list[float]] = {key: [] for key, *_ in INVOKE}
     with ExitStack() as stack:
         boxes: dict[str, Sandbox] = {}
         for key, _label, handler, layer in INVOKE:
@@ -137,13 +153,16 @@ def invoke(options: Options, layers: Layers, log: IO[str]) -> dict[str, list[flo
             warm_invocations(sandbox, 1 + WARMUP_INVOCATIONS)  # the cold one, then warm-ups
         for _ in range(options.invocations):
             for key, sandbox in boxes.items():
-                out[key] += warm_invocations(sandbox, 1)
-    return out
+                before = sum(cpu_ms(sandbox).values())
+                response[key] += warm_invocations(sandbox, 1)
+                cpu[key].append(sum(cpu_ms(sandbox).values()) - before)
+    return {"response_ms": response, "cpu_ms": cpu}
 
 
-def per_call(options: Options, layers: Layers) -> dict[str, float]:
-    """In-process (no runtime, no sandbox): ns per call of each empty-handler wrapping, in the
-    runtime's Python with the layer's ``python/`` (the library as the functions run it)."""
+def per_call(options: Options, layers: Layers) -> dict[str, Any]:
+    """In-process (no runtime, no sandbox): ns per call of each empty-handler wrapping, hot and
+    after an idle gap, by wall clock and CPU time (``bench_percall.py``), in the runtime's Python
+    with the layer's ``python/`` (the library as the functions run it)."""
     python = runtime_venv("3.13") / "bin" / "python"
     output = subprocess.run(
         [str(python), str(HERE / "bench_percall.py"), str(max(200, options.invocations * 20))],
@@ -153,7 +172,7 @@ def per_call(options: Options, layers: Layers) -> dict[str, float]:
         timeout=120,
         env=_layer_env(layers),
     ).stdout
-    result: dict[str, float] = json.loads(output)
+    result: dict[str, Any] = json.loads(output)
     return result
 
 
@@ -165,7 +184,7 @@ def growth(options: Options, layers: Layers, log: IO[str]) -> dict[str, list[dic
     out: dict[str, list[dict[str, Any]]] = {"0": [], **{str(n): [] for n in GROWTH}}
     for _ in range(options.runs):
         base = cold_start(spec("bench_tax.handler", layers, "full", options.environment), log)
-        out["0"].append({"init_ms": base.init_ms})
+        out["0"].append({"init_ms": base.init_ms, "init_cpu_ms": base.init_cpu_ms})
         for count in GROWTH:
             env = {**options.environment, "BENCH_INITS": str(count)}
             cs = cold_start(spec("bench_growth.handler", layers, "full", env, hold=True), log)
@@ -177,6 +196,7 @@ def _growth_row(cs: ColdStart) -> dict[str, Any]:
     settled = cs.from_init_start(cs.payload["settled_at"])
     return {
         "init_ms": cs.init_ms,
+        "init_cpu_ms": cs.init_cpu_ms,
         "report_bytes": cs.payload["report_bytes"],
         "sent_bytes": cs.payload["sent_bytes"],
         "runtime_next_ms": cs.init.runtime_next_ms,
@@ -190,12 +210,15 @@ def _growth_row(cs: ColdStart) -> dict[str, Any]:
 PROBE = """
 import resource, time
 {setup}
+c0 = time.process_time()
 t0 = time.perf_counter()
 {statement}
 elapsed = time.perf_counter() - t0
+cpu = time.process_time() - c0
 pages = int(open("/proc/self/statm").read().split()[1])
 print(__import__("json").dumps({{
     "ms": elapsed * 1000,
+    "cpu_ms": cpu * 1000,
     "rss_mb": pages * resource.getpagesize() / 2**20,
 }}))
 """
@@ -203,12 +226,13 @@ FIRST_INIT = (
     "import lambda_warmup\n@lambda_warmup.warm_init\nasync def probe(): return 1\nprobe.result(5)"
 )
 RUNTIME = "import awslambdaric.bootstrap"  # what the runtime has imported before the handler
+ASYNCIO_IMPORT = "+ import asyncio (for scale)"
 #: name -> (setup, untimed; statement, timed). "+RSS" is over the first row of its group.
 IMPORTS = {
     "awslambdaric loaded (baseline)": (RUNTIME, "pass"),
     "+ import lambda_warmup": (RUNTIME, "import lambda_warmup"),
     "+ import and a first @warm_init": (RUNTIME, FIRST_INIT),
-    "+ import asyncio (for scale)": (RUNTIME, "import asyncio"),
+    ASYNCIO_IMPORT: (RUNTIME, "import asyncio"),
 }
 
 
@@ -240,3 +264,8 @@ def _layer_env(layers: Layers) -> dict[str, str]:
 
 def series(rows: list[dict[str, Any]], key: str) -> Series:
     return Series(row[key] for row in rows)
+
+
+def init_cpu(row: dict[str, Any]) -> float:
+    """CPU ms of INIT: every process of the sandbox (runtime and extension) by INIT's end."""
+    return float(sum(row["init_cpu_ms"].values()))

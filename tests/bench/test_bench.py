@@ -1,7 +1,8 @@
 """The benchmarks still run: ``benchmarks/bench.py --quick`` (one run of everything, short waits).
 
 No figure is asserted (timings belong in ``make bench``, not in tests); only that every section
-ran and every target got a verdict. The database table starts its own PostgreSQL (~2 s) and
+ran, with CPU time beside wall time and the machine's load recorded, and every target got a
+verdict with its interval. The database table starts its own PostgreSQL (~2 s) and
 takes the drivers' layer from the sandbox's cache, filled here first (as the database tests do)
 so that a first install is not counted against the run's bound.
 """
@@ -79,7 +80,7 @@ def _quick_run(tmp_path: Path, *args: str) -> tuple[str, dict[str, Any]]:
         ],
         capture_output=True,
         text=True,
-        timeout=90,
+        timeout=180,  # ~30 s on a quiet machine
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data: dict[str, Any] = json.loads(results.read_text())
@@ -91,15 +92,33 @@ def test_quick_run_covers_every_section_and_target(tmp_path: Path) -> None:
     dependencies_layer(REPO / "samples" / "orders" / "requirements.txt", "python3.13")
     dependencies_layer(REPO / "samples" / "web" / "requirements.txt", "python3.13")  # the ASGI's
     stdout, data = _quick_run(tmp_path)
-    sections = ("designs", "tax", "imports", "invoke", "per_call_ns", "growth", "database", "asgi")
+    sections = ("designs", "tax", "imports", "invoke", "per_call", "growth", "database", "asgi")
     for section in sections:
         assert data[section], section
     assert set(data["designs"]) == {"a", "b", "c", "d"}
     assert set(data["database"]["cold"]) == set(data["database"]["warm"]) == {"a", "b", "c"}
     assert set(data["asgi"]["cold"]) == {"a", "b"}
     assert set(data["asgi"]["warm"]) == {"a", "b", "c"}
-    assert len(data["targets"]) == 13
-    assert all(isinstance(t["met"], bool) for t in data["targets"])
+    # CPU time beside wall time: the sandbox's processes by INIT's end, the in-process calls.
+    for row in data["tax"]["one_init"]:
+        assert row["init_cpu_ms"]["runtime"] > 0
+        assert row["init_cpu_ms"]["extension"] > 0
+    assert "extension" not in data["tax"]["bare"][0]["init_cpu_ms"]
+    assert data["tax"]["bare"][0]["extension_registered_ms"] is None
+    assert data["tax"]["layer"][0]["extension_registered_ms"] > 0
+    assert data["per_call"]["hot"]["warm_async"]["cpu"][0] > 0
+    assert all(ms > 0 for ms in data["invoke"]["cpu_ms"]["warm_async"])
+    assert all(sample["cpu_ms"] >= 0 for sample in data["imports"]["+ import asyncio (for scale)"])
+    # The machine's load, per section and for the whole run.
+    assert set(data["load"]) == {*sections, "all"}
+    assert {"load_before", "busy_pct", "others_pct", "steal_pct"} <= set(data["load"]["all"])
+    assert len(data["targets"]) == 25
+    assert {t["issue"] for t in data["targets"]} == {7, 15, 17, 18}
+    for t in data["targets"]:
+        assert t["verdict"] in ("met", "missed", "inconclusive"), t
+        assert t["low"] <= t["median"] <= t["high"], t
+    assert "Targets: " in stdout
+    assert "median [95% CI of the median]" in stdout
     for heading in (
         "1. INIT of one workload",
         "2. Cold-start tax",
@@ -115,9 +134,54 @@ def test_only_runs_the_tables_asked_for(tmp_path: Path) -> None:
     stdout, data = _quick_run(tmp_path, "--only", "growth")
     assert data["options"]["tables"] == ["growth"]
     assert data["growth"]
-    assert not {"designs", "tax", "imports", "invoke", "per_call_ns", "database"} & set(data)
+    assert not {"designs", "tax", "imports", "invoke", "per_call", "database"} & set(data)
+    assert set(data["load"]) == {"growth", "all"}
     assert "4. Growth" in stdout
     assert "1. INIT of one workload" not in stdout
-    assert [t["target"] for t in data["targets"]] == [
-        "overhead grows no faster than linearly with the number of inits"
-    ]
+    assert [(t["issue"], t["basis"]) for t in data["targets"]] == [(7, "wall"), (7, "CPU")]
+    assert data["targets"][0]["target"].startswith("growth beyond linear")
+
+
+def test_import_breakdown_runs(tmp_path: Path) -> None:
+    layer = _compose_layer(tmp_path / "layer")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            REPO / "benchmarks" / "import_breakdown.py",
+            "--runs",
+            "1",
+            "--layer",
+            layer,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for row in (
+        "import lambda_warmup ",
+        "first @warm_init | all its imports done",
+        "-m extension_entry",
+    ):
+        assert row in proc.stdout, row
+
+
+def test_cold_start_runs_again_when_the_extension_finds_its_port_taken(tmp_path: Path) -> None:
+    import dataclasses
+    import io
+    import socket
+
+    from bench_sandboxes import Layers, cold_start, spec
+
+    layers = Layers(_compose_layer(tmp_path / "layer"), tmp_path / "scratch")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        made = spec("bench_growth.handler", layers, "full", {"BENCH_INITS": "1"}, hold=True)
+        port = str(taken.getsockname()[1])
+        made = dataclasses.replace(made, environment={**made.environment, "WARMUP_PORT": port})
+        log = io.StringIO()
+        result = cold_start(made, log)
+    assert "cannot listen for reports" in log.getvalue()
+    assert "(port taken: the same cold start again, WARMUP_PORT=" in log.getvalue()
+    assert result.report_received_ms is not None, "the second cold start had its hold"
