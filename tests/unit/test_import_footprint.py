@@ -75,5 +75,5 @@ def test_the_first_init_in_a_runtime_loads_neither_httpx_nor_tempfile(tmp_path: 
     ``bz2``, ``lzma``: ~5 ms) are not needed for that, httpx only on a report fallback."""
     heavy = ("httpx", "tempfile", "pathlib", "shutil")
     runtime = {"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9", "TMPDIR": str(tmp_path)}
-    assert _loaded_by_import(heavy + ("asyncio",), FIRST_INIT, **runtime) == ["asyncio"]
+    assert _loaded_by_import((*heavy, "asyncio"), FIRST_INIT, **runtime) == ["asyncio"]
     assert (tmp_path / "lambda-warmup-init.json").exists()  # the marker, where TMPDIR says
