@@ -16,7 +16,7 @@ A source whose answer is not between 0 and :data:`MAX_PLAUSIBLE_AGE_S` seconds a
 
 from __future__ import annotations
 
-import os
+import posix  # os, without os's own import (see __main__._environ)
 import time
 
 #: A start further back than this is not believed (a clock jump, or a recycled launch argument).
@@ -51,7 +51,7 @@ def _age_from_proc() -> float | None:
             fields = stat.read().rsplit(b")", 1)[1].split()
         # Fields after "(comm)" start at field 3, so field 22 (starttime) is index 19.
         started_ticks = int(fields[19])
-        ticks_per_second = os.sysconf("SC_CLK_TCK")
+        ticks_per_second = posix.sysconf("SC_CLK_TCK")
         return time.clock_gettime(time.CLOCK_BOOTTIME) - started_ticks / ticks_per_second
     except (OSError, ValueError, IndexError, AttributeError):
         return None

@@ -1,6 +1,6 @@
 """One log line per decision: ``[<name>] message`` as text, or one JSON object in JSON mode.
 
-Lines go straight to file descriptor 2 with one ``os.write`` each (after Lambda's log capture
+Lines go straight to file descriptor 2 with one ``write`` each (after Lambda's log capture
 they land in the function's CloudWatch stream): no buffering, and lines from the listener's
 threads and the main thread never interleave (a write of up to PIPE_BUF, 4096 bytes, to a pipe
 is atomic). Logging never raises: a closed stderr must not take the extension down.
@@ -15,7 +15,7 @@ critical path.
 
 from __future__ import annotations
 
-import os
+import posix  # os, without os's own import (see __main__._environ)
 import time
 
 TYPE_CHECKING = False  # collections.abc costs ~1 ms to import; mypy reads True
@@ -76,7 +76,7 @@ class Log:
         data = (line + "\n").encode("utf-8", "backslashreplace")
         try:
             while data:
-                data = data[os.write(self._fd, data) :]
+                data = data[posix.write(self._fd, data) :]
         except OSError:
             pass
 

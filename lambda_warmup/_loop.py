@@ -11,6 +11,7 @@ import contextlib
 import functools
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Future
@@ -39,6 +40,8 @@ class WarmLoop:
         self._thread_id: int | None = None
         self._asyncio_loop: asyncio.AbstractEventLoop | None = None
         self._task_group: TaskGroup | None = None
+        #: The tasks ``start_soon`` made, until they end: cancelled when the loop closes.
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
     def running(self) -> bool:
@@ -57,9 +60,9 @@ class WarmLoop:
                 portal = stack.enter_context(
                     start_blocking_portal("asyncio", name=LOOP_THREAD_NAME)
                 )
-                self._thread_id = portal.call(_thread_ident)
-                self._asyncio_loop = portal.call(_running_loop)
-                _, self._task_group = portal.start_task(_serve_task_group)
+                # One round trip for all three: each costs ~0.5 ms at a cold start.
+                _, started = portal.start_task(_serve_task_group, self._tasks)
+                self._thread_id, self._asyncio_loop, self._task_group = started
                 self._stack, self._portal = stack, portal
                 _close_before_thread_joins(self._on_exit)
             return self._portal
@@ -67,22 +70,55 @@ class WarmLoop:
     def start_soon(
         self, func: Callable[[], Coroutine[Any, Any, Any]], *, name: str | None = None
     ) -> None:
-        """Run ``func()`` as a task of the loop's root task group; never waits for the loop.
+        """Run ``func()`` as a task on the loop, cancelled if still running when the loop closes;
+        never waits for the loop.
 
         anyio's ``portal.start_task_soon`` waits until the loop has taken the task, so a loop
-        blocked by a misbehaving init would block the handler module's import with it.
+        blocked by a misbehaving init would block the handler module's import with it; and its
+        hops (a task to start a task in the root task group) cost ~3x a plain asyncio task.
         ``name`` names the task (``taskName`` on a log line); the task runs in a copy of the
-        caller's ``contextvars`` context (asyncio's ``call_soon_threadsafe`` copies it in the
-        calling thread, and a task copies its creator's).
+        caller's ``contextvars`` context (``call_soon_threadsafe`` copies it in the calling
+        thread, and ``create_task`` copies that).
         """
-        self.portal()
-        loop, task_group = self._asyncio_loop, self._task_group
-        assert loop is not None
-        assert task_group is not None
-        # anyio's start_soon needs a task context, which a bare loop callback lacks.
-        import asyncio  # loaded by the running loop already
+        self._start(func, name or _name_of(func), None)
 
-        asyncio.run_coroutine_threadsafe(_spawn(task_group, func, name or _name_of(func)), loop)
+    def _start(
+        self,
+        func: Callable[[], Coroutine[Any, Any, Any]],
+        name: str,
+        future: Future[Any] | None,
+    ) -> None:
+        self.portal()
+        loop = self._asyncio_loop
+        assert loop is not None
+        loop.call_soon_threadsafe(self._create_task, loop, func, name, future)
+
+    def _create_task(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        func: Callable[[], Coroutine[Any, Any, Any]],
+        name: str,
+        future: Future[Any] | None,
+    ) -> None:
+        """On the loop: start ``func()`` as a tracked task (see ``_serve_task_group``)."""
+        task = loop.create_task(func(), name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        if future is not None:  # a task cancelled before its first step never runs its body
+            task.add_done_callback(lambda _: future.cancel())
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            # In the root task group it would have cancelled every other task; here it is
+            # reported at once rather than when the task is collected.
+            task.get_loop().call_exception_handler(
+                {
+                    "message": f"lambda-warmup: task {task.get_name()!r} failed",
+                    "exception": error,
+                    "task": task,
+                }
+            )
 
     def call[T](
         self,
@@ -103,29 +139,39 @@ class WarmLoop:
         if self.in_loop_thread():
             raise RuntimeError("lambda-warmup: blocking call made on the warm loop; await instead")
         future: Future[T] = Future()
-        started = threading.Event()
 
         async def run() -> None:
-            started.set()
+            # Under the future's lock, as the caller's ``cancel()``: either the caller gave up
+            # and ``func`` never runs, or it runs and the caller waits for it.
             if not future.set_running_or_notify_cancel():
-                return  # the caller gave up before the loop got here
+                return
             try:
                 future.set_result(await func())
-            except BaseException as error:  # delivered to the caller, not to the task group
+            except BaseException as error:  # delivered to the caller, not to the loop
                 future.set_exception(error)
                 if not isinstance(error, Exception):
                     raise
 
-        self.start_soon(run, name=name or _name_of(func))
-        if start_timeout is not None and not started.wait(start_timeout):
-            future.cancel()
-            raise InitWaitTimeoutError(self._blocked(start_timeout))
-        try:
-            return future.result(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._start(run, name or _name_of(func), future)
+        if start_timeout is not None:
+            try:  # one wait for the common case: the result within the start's bound
+                return future.result(
+                    start_timeout if timeout is None else min(start_timeout, timeout)
+                )
+            except FutureTimeoutError:
+                if future.done():  # func's own TimeoutError (the same class since Python 3.11)
+                    raise
+                if future.cancel():  # not started, and now never will
+                    raise InitWaitTimeoutError(self._blocked(start_timeout)) from None
+        try:  # it is running: the rest of ``timeout``, if any
+            return future.result(
+                None if deadline is None else max(0.0, deadline - time.monotonic())
+            )
         except FutureTimeoutError:
-            if future.done():  # func's own TimeoutError (the same class since Python 3.11)
+            if future.done():
                 raise
-            future.cancel()
+            future.cancel()  # if it has not started yet, it never will
             raise InitWaitTimeoutError(self._blocked(timeout)) from None
 
     def _blocked(self, waited: float | None) -> str:
@@ -174,16 +220,6 @@ def _close_before_thread_joins(close: Callable[[], object]) -> None:
         pass
 
 
-async def _thread_ident() -> int:
-    return threading.get_ident()
-
-
-async def _spawn(
-    task_group: TaskGroup, func: Callable[[], Coroutine[Any, Any, Any]], name: str
-) -> None:
-    task_group.start_soon(func, name=name)
-
-
 def _name_of(func: Callable[..., Any]) -> str:
     """A task's name: the function's qualified name (a ``partial``'s function's), so that
     ``taskName`` on a log line says whose code logged it."""
@@ -192,17 +228,37 @@ def _name_of(func: Callable[..., Any]) -> str:
     return str(getattr(func, "__qualname__", None) or repr(func))
 
 
-async def _running_loop() -> asyncio.AbstractEventLoop:
+type _Served = tuple[int, asyncio.AbstractEventLoop, TaskGroup]
+
+
+async def _serve_task_group(
+    tasks: set[asyncio.Task[Any]], *, task_status: TaskStatus[_Served]
+) -> None:
+    """The root task group, until the portal stops; then cancel the loop's tracked tasks.
+
+    Started: the loop thread's ident, the loop, the task group."""
     import asyncio  # loaded by the running loop already
 
-    return asyncio.get_running_loop()
+    try:
+        async with anyio.create_task_group() as task_group:
+            task_status.started((threading.get_ident(), asyncio.get_running_loop(), task_group))
+            await anyio.sleep_forever()
+    finally:
+        await _cancel_tasks(tasks)
 
 
-async def _serve_task_group(*, task_status: TaskStatus[TaskGroup]) -> None:
-    """The root task group every init and call runs in, until the portal stops."""
-    async with anyio.create_task_group() as task_group:
-        task_status.started(task_group)
-        await anyio.sleep_forever()
+async def _cancel_tasks(tasks: set[asyncio.Task[Any]]) -> None:
+    """Cancel every task ``start_soon`` made and wait for them to end (as a task group would,
+    including tasks they start meanwhile), shielded from the cancellation that got us here."""
+    import asyncio
+
+    with anyio.CancelScope(shield=True):
+        while tasks:
+            pending = list(tasks)
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending)
+            tasks.difference_update(pending)
 
 
 class BorrowedLoop(WarmLoop):
@@ -290,7 +346,7 @@ class BorrowedLoop(WarmLoop):
         if loop is None or task_group is None:
             return
         if self.in_loop_thread():
-            task_group.cancel_scope.cancel()
+            task_group.cancel_scope.cancel()  # its _serve then cancels the tracked tasks
         else:
             loop.call_soon_threadsafe(task_group.cancel_scope.cancel)
 
@@ -303,7 +359,10 @@ class BorrowedLoop(WarmLoop):
                 self._asyncio_loop = asyncio.get_running_loop()
                 self._task_group, self._portal = task_group, portal
                 serving.set_result(None)
-                await anyio.sleep_forever()
+                try:
+                    await anyio.sleep_forever()
+                finally:
+                    await _cancel_tasks(self._tasks)
         finally:
             self._portal = self._task_group = self._asyncio_loop = None
             self._thread_id = None

@@ -34,7 +34,7 @@ from .exceptions import (
 )
 
 if TYPE_CHECKING:
-    # ._lifecycle (signal, tempfile, pathlib...: ~5 ms) loads at the first @warm_init or
+    # ._lifecycle (signal, socket, json...) loads at the first @warm_init or
     # @warm_shutdown, so that a function using only @warm_handler does not pay for it.
     from ._lifecycle import InitMarker
 

@@ -9,9 +9,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _loaded_by_import(modules: tuple[str, ...], **environ: str) -> list[str]:
-    """Which of ``modules`` a fresh ``import lambda_warmup`` loads, with ``environ`` set."""
-    probe = f"import sys, lambda_warmup; print(sorted(m for m in {modules!r} if m in sys.modules))"
+def _loaded_by_import(modules: tuple[str, ...], then: str = "", **environ: str) -> list[str]:
+    """Which of ``modules`` a fresh ``import lambda_warmup`` (then the code ``then``) loads, with
+    ``environ`` set."""
+    probe = (
+        f"import sys, lambda_warmup\n{then}\n"
+        f"print(sorted(m for m in {modules!r} if m in sys.modules))"
+    )
     result = subprocess.run(
         [sys.executable, "-c", probe],
         cwd=REPO,
@@ -54,3 +58,22 @@ def test_the_probe_sees_what_import_loads():
     """The probe itself can fail: ``lambda_warmup`` and what it imports are seen."""
     seen = _loaded_by_import(("lambda_warmup", "anyio", "no_such_module"))
     assert seen == ["anyio", "lambda_warmup"]
+
+
+FIRST_INIT = """
+@lambda_warmup.warm_init
+async def ready() -> int:
+    return 1
+
+assert ready.result(10) == 1
+"""
+
+
+def test_the_first_init_in_a_runtime_loads_neither_httpx_nor_tempfile(tmp_path: Path):
+    """The first ``@warm_init`` in a Lambda runtime starts the loop and installs the SIGTERM
+    handler and the INIT marker; ``tempfile`` and ``pathlib`` (with ``shutil``, ``random``,
+    ``bz2``, ``lzma``: ~5 ms) are not needed for that, httpx only on a report fallback."""
+    heavy = ("httpx", "tempfile", "pathlib", "shutil")
+    runtime = {"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9", "TMPDIR": str(tmp_path)}
+    assert _loaded_by_import((*heavy, "asyncio"), FIRST_INIT, **runtime) == ["asyncio"]
+    assert (tmp_path / "lambda-warmup-init.json").exists()  # the marker, where TMPDIR says

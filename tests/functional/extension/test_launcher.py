@@ -46,8 +46,8 @@ def test_launcher_passes_shellcheck_when_available() -> None:
 
 
 def test_modules_loaded_before_register_are_few_and_stdlib_only() -> None:
-    """What ``python3 -E -s -S -m extension_entry`` loads up to ``register``'s connect and its
-    log line, in JSON mode (``AWS_LAMBDA_LOG_FORMAT=JSON``) too."""
+    """What the launcher's ``python3 -E -s -S -c`` running ``extension_entry`` loads up to
+    ``register``'s connect and its log line, in JSON mode (``AWS_LAMBDA_LOG_FORMAT=JSON``) too."""
     code = f"""
 import sys
 import extension_entry.__main__ as entry
@@ -78,6 +78,9 @@ print(" ".join(sorted(sys.modules)))
         "collections",
         "encodings.idna",  # what a str host costs getaddrinfo
         "threading",  # loaded after register, with the listener's thread
+        "os",  # posix is enough (see extension_entry/__main__.py's _environ)
+        "_collections_abc",  # what os loads
+        "runpy",  # python3 -m's; the launcher runs -c
     )
     for heavy in heavy_modules:
         assert heavy not in out, f"{heavy} is imported before register"

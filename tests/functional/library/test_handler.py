@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import traceback
 from collections.abc import AsyncIterator
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeoutError
 from typing import Any
 
 import anyio
@@ -14,6 +17,7 @@ import anyio.lowlevel
 import httpx
 import pytest
 
+import lambda_warmup._loop
 from lambda_warmup import InitFailedError, InitWaitTimeoutError, Warmup
 from tests.support.library import FakeContext, LoopbackServer, settle
 
@@ -268,3 +272,91 @@ def test_blocked_loop_fails_the_invocation_naming_where(warmup: Warmup):
     assert message.startswith("the warm loop did not answer within")
     assert "blocking call in an async init" in message
     assert "blocker (" in message  # where the loop thread is stuck
+
+
+def test_after_a_blocked_loop_times_the_handler_out_it_never_runs(warmup: Warmup):
+    gate = threading.Event()
+    ran: list[str] = []
+
+    @warmup.init
+    async def blocker() -> None:
+        gate.wait(10)
+
+    @warmup.handler
+    async def handler(event: object, context: object) -> str:
+        ran.append("handler")
+        return "late"
+
+    try:
+        with pytest.raises(InitWaitTimeoutError):
+            handler({}, FakeContext(remaining_ms=400))
+    finally:
+        gate.set()
+    assert blocker.result(10) is None
+    warmup.run(anyio.lowlevel.checkpoint)  # the loop has served what was queued before
+    assert ran == [], "the invocation failed, yet its handler ran later"
+
+
+def test_a_handler_the_loop_takes_just_as_the_wait_runs_out_is_waited_for(
+    warmup: Warmup, monkeypatch: pytest.MonkeyPatch
+):
+    """The loop picks the handler up in the instant the wait for it ends: the caller either
+    withdraws it (and raises) or waits for its result, never raises while it runs anyway."""
+    gate = threading.Event()
+    ran: list[str] = []
+
+    class StartsAsTheWaitEnds(Future[Any]):
+        def result(self, timeout: float | None = None) -> Any:
+            if timeout is not None and not self.done():
+                gate.set()  # the loop gets free now, while this wait is "running out"
+                bound = time.monotonic() + 5
+                while not (self.running() or self.done()) and time.monotonic() < bound:
+                    time.sleep(0.001)
+                assert self.running() or self.done(), "the loop did not take the handler"
+                raise FutureTimeoutError
+            return super().result(timeout)
+
+    @warmup.init(required=False)  # the handler does not wait for it: only for the loop
+    async def blocker() -> None:
+        gate.wait(10)
+
+    @warmup.handler
+    async def handler(event: object, context: object) -> str:
+        ran.append("handler")
+        await anyio.sleep(0.05)
+        return "served"
+
+    monkeypatch.setattr(lambda_warmup._loop, "Future", StartsAsTheWaitEnds)
+    assert handler({}, FakeContext(remaining_ms=400)) == "served"
+    assert ran == ["handler"]
+
+
+def test_closing_cancels_a_handler_still_running(warmup: Warmup):
+    started = threading.Event()
+    cleaned_up: list[str] = []
+    outcome: list[BaseException | str] = []
+
+    @warmup.handler
+    async def handler(event: object, context: object) -> str:
+        started.set()
+        try:
+            await anyio.sleep_forever()
+        finally:
+            cleaned_up.append(asyncio.current_task().get_name())  # type: ignore[union-attr]
+        return "never"
+
+    def invoke() -> None:
+        try:
+            outcome.append(handler({}, FakeContext()))
+        except BaseException as error:
+            outcome.append(error)
+
+    caller = threading.Thread(target=invoke, name="runtime")
+    caller.start()
+    assert started.wait(10), "the handler did not start"
+    assert warmup.close(timeout=1) is True
+    caller.join(10)
+    assert not caller.is_alive(), "the caller still waits for a handler the close cancelled"
+    assert cleaned_up == ["handler"]
+    assert len(outcome) == 1, outcome
+    assert isinstance(outcome[0], asyncio.CancelledError), outcome
