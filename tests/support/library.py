@@ -5,11 +5,12 @@ to it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.server
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,3 +137,17 @@ class LoopbackServer(http.server.ThreadingHTTPServer):
     @property
     def port(self) -> int:
         return int(self.server_address[1])
+
+
+@contextlib.contextmanager
+def serving_loopback() -> Iterator[LoopbackServer]:
+    """A ``LoopbackServer`` serving from a thread until the block ends (then shut down, joined)."""
+    server = LoopbackServer()
+    thread = threading.Thread(target=server.serve_forever, name="loopback-server", daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

@@ -3,14 +3,13 @@ adapters."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
 
 from lambda_warmup import Settings, Warmup
 from tests.support.asgi_app import LifespanLog, make_app
-from tests.support.library import LoopbackServer
+from tests.support.library import LoopbackServer, serving_loopback
 from tests.support.mangum_runner import MangumRunner
 
 
@@ -37,10 +36,5 @@ def mangum(mangum_log: LifespanLog) -> Iterator[MangumRunner]:
 @pytest.fixture
 def loopback_server() -> Iterator[LoopbackServer]:
     """A local listener standing in for the extension: the report is POSTed to it."""
-    server = LoopbackServer()
-    thread = threading.Thread(target=server.serve_forever, name="loopback-server", daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with serving_loopback() as server:
+        yield server

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
 
 from lambda_warmup import Settings, Warmup
-from tests.support.library import LoopbackServer
+from tests.support.library import LoopbackServer, serving_loopback
 
 
 @pytest.fixture
@@ -21,10 +20,5 @@ def warmup() -> Iterator[Warmup]:
 
 @pytest.fixture
 def loopback_server() -> Iterator[LoopbackServer]:
-    server = LoopbackServer()
-    thread = threading.Thread(target=server.serve_forever, name="loopback-server", daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with serving_loopback() as server:
+        yield server
