@@ -69,7 +69,7 @@ class Report(TypedDict):
 
 
 def build_report(handles: Sequence[InitHandle[Any]], settings: Settings) -> Report:
-    inits = [_init_entry(handle) for handle in handles]
+    inits = [init_entry(handle) for handle in handles]
     starts = [h.started_at for h in handles if h.started_at is not None]
     ends = [h.finished_at for h in handles if h.finished_at is not None]
     failed = any(h.required and h.state != "ok" for h in handles)
@@ -83,7 +83,7 @@ def build_report(handles: Sequence[InitHandle[Any]], settings: Settings) -> Repo
     }
 
 
-def _init_entry(handle: InitHandle[Any]) -> InitEntry:
+def init_entry(handle: InitHandle[Any]) -> InitEntry:
     error = handle.error
     return {
         "name": handle.name,

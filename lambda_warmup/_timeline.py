@@ -15,8 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import _constants as c
-from .exceptions import describe
+from ._report import init_entry
 
 if TYPE_CHECKING:
     from ._handles import InitHandle
@@ -31,16 +30,11 @@ def epoch_ms(perf_counter: float) -> float:
 
 
 def init_fields(handle: InitHandle[Any]) -> dict[str, Any]:
-    """One init as the ``inits`` list of the ``inits_settled`` line shows it."""
-    error = handle.error
+    """One init as the ``inits`` list of the ``inits_settled`` line shows it: its entry in the
+    report, and when it ran."""
     started = handle.started_at
     return {
-        "name": handle.name,
-        "required": handle.required,
-        "status": "ok" if handle.state == "ok" else "failed",
-        "duration_ms": round((handle.duration or 0.0) * 1000, 1),
-        "attempts": handle.attempts,
-        "error": describe(error)[: c.REPORT_ERROR_CHARS] if error is not None else None,
+        **init_entry(handle),
         "started_ms": epoch_ms(started) if started is not None else None,
         "attempt_spans": [[epoch_ms(a), epoch_ms(b)] for a, b in handle.attempt_spans],
         "waits": [
