@@ -43,16 +43,25 @@ def parse_port(name: str, raw: str) -> int:
         ) from None
 
 
+#: What turns an optional feature off, whatever its other forms.
+OFF_WORDS = ("off", "0", "false", "none")
+
+
+def _form(name: str, raw: str, forms: tuple[str, ...]) -> str:
+    """Which of ``forms`` ``raw`` names (case and spaces aside; any of ``OFF_WORDS`` is ``off``)."""
+    text = raw.strip().lower()
+    if text in OFF_WORDS:
+        return "off"
+    if text in forms:
+        return text
+    raise SettingsError(f"{name}={raw!r} is not one of {', '.join(forms)}")
+
+
 def parse_choice(forms: tuple[str, ...]) -> Callable[[str, str], bool]:
     """A parser of an on/off setting: ``forms[0]`` turns it on, ``off`` (or ``0``) leaves it off."""
 
     def parse(name: str, raw: str) -> bool:
-        text = raw.strip().lower()
-        if text in ("off", "0", "false", "none"):
-            return False
-        if text == forms[0]:
-            return True
-        raise SettingsError(f"{name}={raw!r} is not one of {', '.join(forms)}")
+        return _form(name, raw, forms) == forms[0]
 
     return parse
 
@@ -62,12 +71,8 @@ type Tracing = Literal["auto", "xray", "off"]
 
 def parse_tracing(name: str, raw: str) -> Tracing:
     """``auto``, ``xray`` or ``off`` (also ``0``, ``false``, ``none``)."""
-    text = raw.strip().lower()
-    if text in ("off", "0", "false", "none"):
-        return "off"
-    if text in ("auto", "xray"):
-        return "xray" if text == "xray" else "auto"
-    raise SettingsError(f"{name}={raw!r} is not one of {', '.join(c.TRACING_FORMS)}")
+    form = _form(name, raw, c.TRACING_FORMS)
+    return "xray" if form == "xray" else "auto" if form == "auto" else "off"
 
 
 def parse_positive_int(name: str, raw: str) -> int:
