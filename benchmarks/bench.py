@@ -474,28 +474,19 @@ class Report:
                     *cells,
                 ]
             )
-        self.target(
-            Target(
-                7,
-                "async @warm_handler in the sandbox: +ms over bare def",
-                "wall",
-                Series(w - b for w, b in zip(inv["warm_async"], inv["bare"], strict=True)),
-                HANDLER_OVERHEAD_MS,
-                digits=3,
-                note="paired: invocations taken in turn",
+        for basis, figures in (("wall", inv), ("CPU", inv_cpu)):
+            paired = zip(figures["warm_async"], figures["bare"], strict=True)
+            self.target(
+                Target(
+                    7,
+                    "async @warm_handler in the sandbox: +ms over bare def",
+                    basis,
+                    Series(w - b for w, b in paired),
+                    HANDLER_OVERHEAD_MS,
+                    digits=3,
+                    note="paired: invocations taken in turn",
+                )
             )
-        )
-        self.target(
-            Target(
-                7,
-                "async @warm_handler in the sandbox: +ms over bare def",
-                "CPU",
-                Series(w - b for w, b in zip(inv_cpu["warm_async"], inv_cpu["bare"], strict=True)),
-                HANDLER_OVERHEAD_MS,
-                digits=3,
-                note="paired: invocations taken in turn",
-            )
-        )
         for key, what, limit in (
             ("warm_async", "async @warm_handler, hot, in-process: per call", ASYNC_HOT_US),
             ("warm_sync", "sync @warm_handler, hot, in-process: per call", SYNC_HOT_US),
