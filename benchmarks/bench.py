@@ -201,7 +201,8 @@ class Report:
     def designs(self) -> str:
         d = self.r["designs"]
         a = d["a"]
-        bounds = [max(row["import_ms"], row["critical_path_ms"]) for row in a]
+        paths = [row["critical_path_ms"] for row in a]  # the same waits in every design
+        bounds = [max(row["import_ms"], path) for row, path in zip(a, paths, strict=True)]
         bound = Series(bounds)
         floor = Series(row["init_ms"] for row in self.r["tax"]["bare"])
         asyncio_import = Series(s["ms"] for s in self.r["imports"][_suite.ASYNCIO_IMPORT])
@@ -211,7 +212,8 @@ class Report:
             runs = d[design.key]
             init = _suite.series(runs, "init_ms")
             total = Series(row["init_ms"] + row["first_ms"] for row in runs)
-            ratio = Series(row["init_ms"] / b for row, b in zip(runs, bounds, strict=True))
+            bounds_of = _bounds(runs, paths)
+            ratio = Series(row["init_ms"] / b for row, b in zip(runs, bounds_of, strict=True))
             vs_c = Series(
                 (row["init_ms"] + row["first_ms"]) / c for row, c in zip(runs, c_total, strict=True)
             )
@@ -262,7 +264,11 @@ class Report:
             ],
         )
         c_init = [row["init_ms"] for row in c]
-        allowed = [b * CLOSE_RATIO + CLOSE_MS for b in bounds]
+        # Each run's bound from (c)'s own heavy import, timed in the same process: the import's
+        # CPU time swings with the machine's speed from one cold start to the next (1.1-1.6 s
+        # across 7 runs on a busy host), and (a)'s, a minute away, would add that swing twice.
+        c_bounds = _bounds(c, paths)
+        allowed = [b * CLOSE_RATIO + CLOSE_MS for b in c_bounds]
         self.target(
             Target(
                 7,
@@ -271,13 +277,13 @@ class Report:
                 Series(ci - al for ci, al in zip(c_init, allowed, strict=True)),
                 0.0,
                 digits=0,
-                note=f"(c) {statistics.median(c_init):.0f} ms, bound {bound.median:.0f}, "
-                f"allowed {statistics.median(allowed):.0f}",
+                note=f"(c) {statistics.median(c_init):.0f} ms, its bound "
+                f"{statistics.median(c_bounds):.0f}, allowed {statistics.median(allowed):.0f}",
             )
         )
         # Issue 18's bound: what any asyncio design pays before its first socket too.
         extra = floor.median + asyncio_import.median
-        honest = [(b + extra) * CLOSE_RATIO + CLOSE_MS for b in bounds]
+        honest = [(b + extra) * CLOSE_RATIO + CLOSE_MS for b in c_bounds]
         self.target(
             Target(
                 18,
@@ -737,6 +743,11 @@ def linear_margin(over_1: float, over_100: float, over_1000: float) -> float:
     low = (over_100 - over_1) / 99
     high = (over_1000 - over_100) / 900
     return high - (1.5 * max(low, 0.0) + 0.05)
+
+
+def _bounds(runs: list[dict[str, Any]], paths: list[float]) -> list[float]:
+    """Each run's lower bound, max(its own heavy import, the critical path run beside it)."""
+    return [max(row["import_ms"], path) for row, path in zip(runs, paths, strict=True)]
 
 
 def _p90(values: Series) -> float:
