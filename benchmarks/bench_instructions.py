@@ -156,17 +156,9 @@ def measure(layers: Layers, *, quick: bool) -> dict[str, Any]:
     calls = QUICK_CALLS if quick else CALLS
     python = runtime_venv("3.13") / "bin" / "python"
     started = time.monotonic()
-    counter = Counter(python, layers.full)
-    jobs: dict[str, Callable[[], int]] = {}
-    for name, (step, reports) in LIBRARY.items():
-        jobs[name] = _bind(counter.library, step, reports)
-    for kind, prefix in (("sync", ""), ("async", "async ")):
-        for label, count in ((f"{kind}_0", 0), (f"{kind}_n", calls[kind])):
-            code = PER_CALL.format(prefix=prefix, warm_up=WARM_UP_CALLS, calls=count)
-            jobs[label] = _bind(counter.per_call, code)
-    jobs["extension_floor"] = counter.extension_floor
-    for name, probe in EXTENSION_PROBES.items():
-        jobs[f"extension_{name}"] = _bind(counter.extension, probe)
+    for job in _jobs(Counter(python, layers.full, counting=False), calls).values():
+        job()  # once without valgrind first: every .pyc a probe needs exists, none is counted
+    jobs = _jobs(Counter(python, layers.full), calls)
     counts: dict[str, list[int]] = {name: [] for name in jobs}
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         for _ in range(repeats):
@@ -184,6 +176,21 @@ def measure(layers: Layers, *, quick: bool) -> dict[str, Any]:
     }
 
 
+def _jobs(counter: Counter, calls: dict[str, int]) -> dict[str, Callable[[], int]]:
+    """Every probe, by name: a call runs it once and returns its count."""
+    jobs: dict[str, Callable[[], int]] = {}
+    for name, (step, reports) in LIBRARY.items():
+        jobs[name] = _bind(counter.library, step, reports)
+    for kind, prefix in (("sync", ""), ("async", "async ")):
+        for label, count in ((f"{kind}_0", 0), (f"{kind}_n", calls[kind])):
+            code = PER_CALL.format(prefix=prefix, warm_up=WARM_UP_CALLS, calls=count)
+            jobs[label] = _bind(counter.per_call, code)
+    jobs["extension_floor"] = counter.extension_floor
+    for name, probe in EXTENSION_PROBES.items():
+        jobs[f"extension_{name}"] = _bind(counter.extension, probe)
+    return jobs
+
+
 def _bind(function: Callable[..., int], *args: Any) -> Callable[[], int]:
     return lambda: function(*args)
 
@@ -194,6 +201,8 @@ class Counter:
 
     python: Path
     layer: Path
+    counting: bool = True
+    """``False``: run the probes as they are, without valgrind (counts 0)."""
 
     def library(self, step: str, reports: bool) -> int:
         """``step`` after awslambdaric, as in the runtime (see the module's docstring)."""
@@ -217,7 +226,7 @@ class Counter:
                 child.stdin.write(b"\n")
                 child.stdin.flush()  # communicate() closes it
 
-            count, out, _ = _counted([str(self.python), "-c", code], env, None, go_ahead)
+            count, out, _ = self._counted([str(self.python), "-c", code], env, None, go_ahead)
             if json.loads(out.strip().splitlines()[-1])["httpx"]:
                 raise RuntimeError(
                     "the report went by httpx (the plain POST was not answered 202 within its "
@@ -229,7 +238,7 @@ class Counter:
 
     def per_call(self, code: str) -> int:
         """In-process, as ``bench_percall.py``: no Lambda environment."""
-        return _counted(
+        return self._counted(
             [str(self.python), "-c", PROBE.format(setup="import json, os, sys", step=code)],
             self._env(),
             None,
@@ -239,7 +248,7 @@ class Counter:
     def extension_floor(self) -> int:
         """``python3 -E -s -S -c pass``, from the layer's root: Python's own start."""
         argv = [os.path.realpath(self.python), "-E", "-s", "-S", "-c", "pass"]
-        return _counted(argv, {}, self.layer, _at_once)[0]
+        return self._counted(argv, {}, self.layer, _at_once)[0]
 
     def extension(self, probe: ExtensionProbe) -> int:
         api = _ExtensionsApi(probe, SAMPLE_REPORT)
@@ -257,9 +266,22 @@ class Counter:
                 api.started.set()
 
             argv = launcher_argv(self.layer, os.path.realpath(self.python))
-            count, _, err = _counted(argv, env, self.layer, started, stop_signal=probe.stop_at)
+            count, _, err = self._counted(argv, env, self.layer, started, stop_signal=probe.stop_at)
         api.check(err)
         return count
+
+    def _counted(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: Path | None,
+        while_running: Callable[[subprocess.Popen[bytes]], None],
+        *,
+        stop_signal: str | None = None,
+    ) -> tuple[int, str, str]:
+        return _counted(
+            argv, env, cwd, while_running, stop_signal=stop_signal, counting=self.counting
+        )
 
     def _env(self) -> dict[str, str]:
         return {
@@ -306,22 +328,22 @@ def _counted(
     while_running: Callable[[subprocess.Popen[bytes]], None],
     *,
     stop_signal: str | None = None,
+    counting: bool = True,
 ) -> tuple[int, str, str]:
     """``argv`` under cachegrind: its instruction count, its stdout and its stderr.
     ``while_running`` gets the process as soon as it is started. It must exit 0, or by SIGTERM
-    if ``stop_signal``."""
+    if ``stop_signal``. Not ``counting``: ``argv`` alone, and a count of 0."""
     with tempfile.TemporaryDirectory(prefix="bench-instr-log-") as tmp:
         log = Path(tmp) / "valgrind.log"
-        command = [
+        tool = [
             "valgrind",
             "--tool=cachegrind",
             "--cache-sim=no",
             "--cachegrind-out-file=/dev/null",
             f"--log-file={log}",
-            *argv,
         ]
         child = subprocess.Popen(
-            command,
+            [*tool, *argv] if counting else argv,
             env=env,
             cwd=cwd,
             stdin=subprocess.PIPE,
@@ -336,11 +358,13 @@ def _counted(
                 child.kill()
                 child.wait()
         expected = -signal.SIGTERM if stop_signal else 0
-        found = I_REFS.findall(log.read_text()) if log.exists() else []
+        found = ["0"]
+        if counting:
+            found = I_REFS.findall(log.read_text()) if log.exists() else []
         if child.returncode != expected or not found:
             raise RuntimeError(
-                f"{shlex.join(argv[:3])}... under valgrind exited {child.returncode} (expected "
-                f"{expected}), {'a' if found else 'no'} count: "
+                f"{shlex.join(argv[:3])}... {'under valgrind ' if counting else ''}exited "
+                f"{child.returncode} (expected {expected}), {'a' if found else 'no'} count: "
                 f"{(err or out).decode(errors='replace')[-600:]}"
             )
         return (

@@ -40,6 +40,8 @@ RUNTIME_DEPS = [
 
 pytestmark = pytest.mark.e2e
 VALGRIND = shutil.which("valgrind") is not None
+#: ~60 s on a quiet machine, ~30 of it the instruction counts (valgrind); more under load.
+QUICK_RUN_TIMEOUT_S = 300
 
 
 def _compose_layer(root: Path) -> Path:
@@ -81,13 +83,14 @@ def _quick_run(tmp_path: Path, *args: str) -> tuple[str, dict[str, Any]]:
         ],
         capture_output=True,
         text=True,
-        timeout=300,  # ~60 s on a quiet machine (~30 of it the instruction counts)
+        timeout=QUICK_RUN_TIMEOUT_S,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data: dict[str, Any] = json.loads(results.read_text())
     return proc.stdout, data
 
 
+@pytest.mark.timeout(QUICK_RUN_TIMEOUT_S + 30)
 def test_quick_run_covers_every_section_and_target(tmp_path: Path) -> None:
     # The database table's drivers (cached by content: installed once, outside the run's bound).
     dependencies_layer(REPO / "samples" / "orders" / "requirements.txt", "python3.13")
@@ -154,6 +157,7 @@ def test_only_runs_the_tables_asked_for(tmp_path: Path) -> None:
     assert data["targets"][0]["target"].startswith("growth beyond linear")
 
 
+@pytest.mark.timeout(QUICK_RUN_TIMEOUT_S + 30)
 def test_instructions_give_the_cpu_work_targets_a_row_by_instr(tmp_path: Path) -> None:
     stdout, data = _quick_run(tmp_path, "--only", "instructions")
     assert set(data) >= {"instructions", "targets"}

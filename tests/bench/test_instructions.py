@@ -24,6 +24,8 @@ from bench_stats import Series, Target, grouped, verdict_table
 
 REPO = Path(__file__).resolve().parent.parent.parent
 needs_valgrind = pytest.mark.skipif(shutil.which("valgrind") is None, reason="no valgrind")
+#: Python under valgrind starts in ~1-5 s, depending on the machine's load.
+VALGRIND_TIMEOUT = pytest.mark.timeout(180)
 
 
 def _count(code: str) -> int:
@@ -32,6 +34,7 @@ def _count(code: str) -> int:
 
 
 @needs_valgrind
+@VALGRIND_TIMEOUT
 def test_a_probe_doing_more_work_counts_more_instructions_and_repeats_agree() -> None:
     base = _count("pass")
     again = _count("pass")
@@ -42,6 +45,7 @@ def test_a_probe_doing_more_work_counts_more_instructions_and_repeats_agree() ->
 
 
 @needs_valgrind
+@VALGRIND_TIMEOUT
 def test_a_process_that_fails_is_an_error_not_a_count() -> None:
     with pytest.raises(RuntimeError, match="exited 3"):
         _counted([sys.executable, "-S", "-c", "raise SystemExit(3)"], {}, None, _at_once)
