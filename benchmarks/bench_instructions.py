@@ -1,10 +1,12 @@
 """CPU work by instruction count (issue 18): figures a busy machine cannot move.
 
 valgrind's cachegrind (``--cache-sim=no``) counts every instruction a process executes, whatever
-the hypervisor's load: the same probe repeats within ~0.05%. Each probe is a fresh process of
-the runtime's Python (``lambda_sandbox.runtime_venv``) with the built layer's ``python/`` (its
-``.pyc``); a figure is a difference of two probes (the step, minus the same process without
-it), or a whole process (the extension, which a bare function does not have at all).
+the hypervisor's load: the same probe repeats within ~0.3% (exactly, for a single-threaded one
+with a fixed hash seed). Each probe is a fresh process of the runtime's Python
+(``lambda_sandbox.runtime_venv``) with the built layer's ``python/`` (its ``.pyc``; every probe
+runs once without valgrind first, so that none counts byte-compiling); a figure is a difference
+of two probes (the step, minus the same process without it), or a whole process (the
+extension, which a bare function does not have at all).
 
 - **The library's side of INIT** (``AWS_LAMBDA_RUNTIME_API`` set, a fresh ``TMPDIR`` for the
   INIT marker, awslambdaric imported in every probe, as ``import_breakdown.py`` does): ``import
@@ -15,9 +17,10 @@ it), or a whole process (the extension, which a bare function does not have at a
 - **The extension**, run as its launcher runs it (the ``exec`` line of ``extensions/``; ``python3
   -E -s -S -u``, from the layer's root) against a stub Extensions API here: to ``register`` (the
   stub stops it with SIGTERM when the request arrives: valgrind still prints its count); its
-  INIT, to its first ``event/next`` (stopped there), with the hold (the stub POSTs the
-  library's report to its listener after ``register``) and without; its whole life (``event/next``
-  answered SHUTDOWN: it exits 0); and ``python3 -E -s -S -c pass``, Python's own start.
+  INIT, to its first ``event/next`` (stopped there, once the listener has answered the
+  report), with the hold (the stub POSTs :data:`SAMPLE_REPORT` to its listener after
+  ``register``) and without; its whole life (``event/next`` answered SHUTDOWN: it exits 0);
+  and ``python3 -E -s -S -c pass``, Python's own start.
 - **Per call, hot, in-process** (as ``bench_percall.py``, no Lambda environment): N calls of an
   empty ``@warm_handler`` after 20 warm-up calls, minus the same process with 0 calls, / N.
 
@@ -118,7 +121,7 @@ class ExtensionProbe:
     stop_at: str | None
     """``register`` or ``next``: SIGTERM when that request arrives; ``None``: answer SHUTDOWN."""
     hold: bool = False
-    """``WARMING_TIMEOUT`` set; the stub POSTs the library's report to its listener."""
+    """``WARMING_TIMEOUT`` set; the stub POSTs :data:`SAMPLE_REPORT` to its listener."""
 
 
 EXTENSION_PROBES = {
