@@ -8,9 +8,11 @@ section is the record). ``--quick``: one run of everything, shortened waits (a s
 
 Where the question is CPU work (the layer's tax, imports, per-call cost) figures come by CPU time
 too (each process's CPU clock, read while the sandbox is frozen after INIT; in-process, the
-process's CPU time), beside the wall clock. Every target's verdict comes from the 95% confidence
-interval of the median of its per-run figures (``bench_stats.py``): met, missed, or
-inconclusive when the interval straddles the limit. The machine's load during each section
+process's CPU time), beside the wall clock, and by instruction count (``bench_instructions.py``:
+valgrind counts them, the same whatever the machine's load; converted to ms at the record's
+speed). Every target's verdict comes from the 95% confidence interval of the median of its
+per-run figures (``bench_stats.py``): met, missed, or inconclusive when the interval straddles
+the limit. The machine's load during each section
 (load average, busy, stolen and other processes' CPU time: ``bench_load.py``) is printed and
 kept in the JSON.
 """
@@ -29,11 +31,12 @@ from typing import Any
 
 import bench_asgi as _asgi
 import bench_database as _database
+import bench_instructions as _instructions
 import bench_load as _load
 import bench_server as _server
 import bench_suite as _suite
 from bench_sandboxes import ROOT, Layers, dump
-from bench_stats import Series, Target, table, verdict_table
+from bench_stats import Series, Target, grouped, table, verdict_table
 
 DEFAULT_LAYER = ROOT / ".aws-sam" / "bench" / "layer"
 DEFAULT_JSON = ROOT / ".aws-sam" / "bench" / "results.json"
@@ -50,6 +53,12 @@ RELEASE_MS = 5.0
 #: register after its process's start (ms of INIT).
 ASYNC_HOT_US, SYNC_HOT_US = 30.0, 2.0
 ONE_INIT_TAX_MS, REGISTERED_MS = 45.0, 8.0
+#: The targets about CPU work that get a row by instructions too (``bench_instructions.py``).
+TAX_LIBRARY = "layer + @warm_handler, no inits"
+TAX_ONE_INIT = "layer + 1 init + hold"
+REGISTERED = "extension: process start -> registered"
+ASYNC_HOT = "async @warm_handler, hot, in-process: per call"
+SYNC_HOT = "sync @warm_handler, hot, in-process: per call"
 #: The workload's I/O waits (``functions/bench_wire.py``: config, api after it, catalog).
 DELAYS_MS = (300, 500, 800)
 #: Each table, and the sections (raw results) it is made from, in the order they run.
@@ -60,6 +69,7 @@ TABLES = {
     "growth": ("growth",),
     "database": ("database",),
     "asgi": ("asgi",),
+    "instructions": ("instructions",),
 }
 
 
@@ -138,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             ("growth", lambda: _suite.growth(options, layers, log)),
             ("database", lambda: _database.database(options, layers, log)),
             ("asgi", lambda: _asgi.asgi(options, layers, log)),
+            ("instructions", lambda: _instructions.measure(layers, quick=args.quick)),
         ]
         wanted = {section for table in args.only or TABLES for section in TABLES[table]}
         loads: dict[str, Any] = {}
@@ -158,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     dump(args.json, results)  # the raw figures first: kept even if a table cannot be made
     report = Report(results)
     out.write("\n" + report.text() + "\n")
-    results["targets"] = [t.as_json() for t in report.targets]
+    results["targets"] = [t.as_json() for t in report.targets if t.figures is not None]
     dump(args.json, results)
     out.write(f"\n{results['seconds']:.0f} s in all; raw figures in {args.json}\n")
     return 0
@@ -170,6 +181,7 @@ class Report:
     def __init__(self, results: dict[str, Any]) -> None:
         self.r = results
         self.targets: list[Target] = []
+        self.instr_note = ""
 
     def text(self) -> str:
         """The tables whose sections ran (all, unless ``--only``), then the targets."""
@@ -180,12 +192,14 @@ class Report:
             "growth": self.growth,
             "database": self.database,
             "asgi": lambda: _asgi.report(self.r["asgi"], self.target),
+            "instructions": self.instructions,
         }
         parts = [
             make()
             for name, make in makers.items()
             if all(section in self.r for section in TABLES[name])
         ]
+        self.targets = grouped(self.targets)  # by instructions beside by wall and CPU
         return "\n\n".join([*parts, self.verdicts()])
 
     def target(self, target: Target) -> None:
@@ -374,9 +388,7 @@ class Report:
                 ]
             )
             if key == "library":
-                self._tax_targets(
-                    7, "layer + @warm_handler, no inits", extra, extra_cpu, TAX_INIT_MS
-                )
+                self._tax_targets(7, TAX_LIBRARY, extra, extra_cpu, TAX_INIT_MS)
                 self.target(
                     Target(
                         7,
@@ -392,12 +404,12 @@ class Report:
                     )
                 )
             if key == "one_init":
-                self._tax_targets(18, "layer + 1 init + hold", extra, extra_cpu, ONE_INIT_TAX_MS)
+                self._tax_targets(18, TAX_ONE_INIT, extra, extra_cpu, ONE_INIT_TAX_MS)
         if registered:
             self.target(
                 Target(
                     18,
-                    "extension: process start -> registered",
+                    REGISTERED,
                     "wall",
                     Series(registered),
                     REGISTERED_MS,
@@ -494,8 +506,8 @@ class Report:
                 )
             )
         for key, what, limit in (
-            ("warm_async", "async @warm_handler, hot, in-process: per call", ASYNC_HOT_US),
-            ("warm_sync", "sync @warm_handler, hot, in-process: per call", SYNC_HOT_US),
+            ("warm_async", ASYNC_HOT, ASYNC_HOT_US),
+            ("warm_sync", SYNC_HOT, SYNC_HOT_US),
         ):
             for basis, clock in (("wall", "wall"), ("CPU", "cpu")):
                 self.target(
@@ -553,6 +565,41 @@ class Report:
                 f"   one HTTP GET: asyncio.run + new client is {http:.1f}x the @warm_init client",
             ]
         )
+
+    # -- instructions ----------------------------------------------------------------------
+    def instructions(self) -> str:
+        """The section's table; a row "by instr" for each target about CPU work (``-`` when
+        valgrind is missing)."""
+        data = self.r["instructions"]
+        measured = data.get("valgrind") is not None
+        figures = _instructions.figures(data) if measured else {}
+        rate = f"{_instructions.per_ms(data) / 1e6:.2f}" if measured else "?"
+        self.instr_note = (
+            f"   by instr: valgrind's count x {_instructions.RECORD_ASYNCIO_IMPORT_MS} ms / the "
+            f"count of import asyncio ({rate} M instructions per ms), median (min-max) of "
+            f"{data.get('repeats', 0)} repeat(s); see the Instructions table"
+            if measured
+            else "   by instr: not measured (" + data.get("reason", "no valgrind") + ")"
+        )
+        for issue, what, key, limit, unit in (
+            (7, f"{TAX_LIBRARY}: +INIT over bare", "handler", TAX_INIT_MS, "ms"),
+            (18, f"{TAX_ONE_INIT}: +INIT over bare", "one_init", ONE_INIT_TAX_MS, "ms"),
+            (18, REGISTERED, "registered", REGISTERED_MS, "ms"),
+            (18, ASYNC_HOT, "async_call", ASYNC_HOT_US, "us"),
+            (18, SYNC_HOT, "sync_call", SYNC_HOT_US, "us"),
+        ):
+            self.target(
+                Target(
+                    issue,
+                    what,
+                    "instr",
+                    Series(figures[key]) if measured else None,
+                    limit,
+                    unit=unit,
+                    digits=2,
+                )
+            )
+        return _instructions.report(data)
 
     # -- 4 ----------------------------------------------------------------------------------
     def growth(self) -> str:
@@ -725,6 +772,7 @@ class Report:
                 "   met / MISSED when it lies wholly on one side of the limit, inconclusive when "
                 "it straddles it",
                 f"   whole run: {_load.describe(load)}" if load else "",
+                *([self.instr_note] if self.instr_note else []),
                 "",
                 verdict_table(self.targets),
                 *dict.fromkeys(f"   #{t.issue} {t.what}: {t.note}" for t in self.targets if t.note),

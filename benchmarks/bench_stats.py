@@ -115,8 +115,9 @@ class Target:
     """The target in words, its limit included ("... at most 45 ms")."""
     basis: str
     """What is compared: ``wall``, ``CPU``, ``PSS``, ``ratio``..."""
-    figures: Series
-    """One per run (or per block of invocations), in ``unit``."""
+    figures: Series | None
+    """One per run (or per block of invocations), in ``unit``; ``None``: not measured (its tool
+    is missing), shown as ``-``."""
     limit: float
     at_most: bool = True
     unit: str = "ms"
@@ -126,15 +127,22 @@ class Target:
 
     @property
     def interval(self) -> Interval:
+        if self.figures is None:
+            raise ValueError(f"#{self.issue} {self.what} by {self.basis}: not measured")
         return self.figures.interval()
 
     @property
-    def verdict(self) -> Verdict:
+    def verdict(self) -> Verdict | None:
+        """``None`` when not measured."""
+        if self.figures is None:
+            return None
         i = self.interval
         return verdict(i.low, i.high, self.limit, at_most=self.at_most)
 
     def measured(self) -> str:
-        """``median [low, high]``: the interval the verdict was taken from."""
+        """``median [low, high]``: the interval the verdict was taken from (``-``: none)."""
+        if self.figures is None:
+            return "-"
         i, d = self.interval, self.digits
         unit = f" {self.unit}" if self.unit else ""
         if i.n == 1:
@@ -172,11 +180,26 @@ def verdict_table(targets: Sequence[Target]) -> str:
                 t.basis,
                 f"{sign} {t.limit:g}{unit}",
                 t.measured(),
-                t.verdict.upper() if t.verdict == "missed" else t.verdict,
+                "-"
+                if t.verdict is None
+                else t.verdict.upper()
+                if t.verdict == "missed"
+                else t.verdict,
             ]
         )
     head = ["target", "by", "limit", "median [95% CI of the median]", "verdict"]
     return table(head, rows, right_from=2)
+
+
+def grouped(targets: Sequence[Target]) -> list[Target]:
+    """``targets`` in order, but each one right after the last earlier target of the same issue
+    and words: a target's rows by wall, CPU and instructions together, whichever section made
+    them."""
+    out: list[Target] = []
+    for t in targets:
+        same = [i for i, o in enumerate(out) if (o.issue, o.what) == (t.issue, t.what)]
+        out.insert(same[-1] + 1 if same else len(out), t)
+    return out
 
 
 def table(head: Sequence[str], rows: Sequence[Sequence[str]], right_from: int = 1) -> str:

@@ -39,6 +39,9 @@ RUNTIME_DEPS = [
 ]
 
 pytestmark = pytest.mark.e2e
+VALGRIND = shutil.which("valgrind") is not None
+#: ~60 s on a quiet machine, ~30 of it the instruction counts (valgrind); more under load.
+QUICK_RUN_TIMEOUT_S = 300
 
 
 def _compose_layer(root: Path) -> Path:
@@ -80,19 +83,30 @@ def _quick_run(tmp_path: Path, *args: str) -> tuple[str, dict[str, Any]]:
         ],
         capture_output=True,
         text=True,
-        timeout=180,  # ~30 s on a quiet machine
+        timeout=QUICK_RUN_TIMEOUT_S,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data: dict[str, Any] = json.loads(results.read_text())
     return proc.stdout, data
 
 
+@pytest.mark.timeout(QUICK_RUN_TIMEOUT_S + 30)
 def test_quick_run_covers_every_section_and_target(tmp_path: Path) -> None:
     # The database table's drivers (cached by content: installed once, outside the run's bound).
     dependencies_layer(REPO / "samples" / "orders" / "requirements.txt", "python3.13")
     dependencies_layer(REPO / "samples" / "web" / "requirements.txt", "python3.13")  # the ASGI's
     stdout, data = _quick_run(tmp_path)
-    sections = ("designs", "tax", "imports", "invoke", "per_call", "growth", "database", "asgi")
+    sections = (
+        "designs",
+        "tax",
+        "imports",
+        "invoke",
+        "per_call",
+        "growth",
+        "database",
+        "asgi",
+        "instructions",
+    )
     for section in sections:
         assert data[section], section
     assert set(data["designs"]) == {"a", "b", "c", "d"}
@@ -112,7 +126,7 @@ def test_quick_run_covers_every_section_and_target(tmp_path: Path) -> None:
     # The machine's load, per section and for the whole run.
     assert set(data["load"]) == {*sections, "all"}
     assert {"load_before", "busy_pct", "others_pct", "steal_pct"} <= set(data["load"]["all"])
-    assert len(data["targets"]) == 25
+    assert len(data["targets"]) == 25 + (5 if VALGRIND else 0)
     assert {t["issue"] for t in data["targets"]} == {7, 15, 17, 18}
     for t in data["targets"]:
         assert t["verdict"] in ("met", "missed", "inconclusive"), t
@@ -126,6 +140,7 @@ def test_quick_run_covers_every_section_and_target(tmp_path: Path) -> None:
         "4. Growth",
         "5. One database query per invocation",
         "7. A FastAPI app",
+        "Instructions: CPU work counted by valgrind",
     ):
         assert heading in stdout
 
@@ -140,6 +155,47 @@ def test_only_runs_the_tables_asked_for(tmp_path: Path) -> None:
     assert "1. INIT of one workload" not in stdout
     assert [(t["issue"], t["basis"]) for t in data["targets"]] == [(7, "wall"), (7, "CPU")]
     assert data["targets"][0]["target"].startswith("growth beyond linear")
+
+
+@pytest.mark.timeout(QUICK_RUN_TIMEOUT_S + 30)
+def test_instructions_give_the_cpu_work_targets_a_row_by_instr(tmp_path: Path) -> None:
+    stdout, data = _quick_run(tmp_path, "--only", "instructions")
+    assert set(data) >= {"instructions", "targets"}
+    assert not {"tax", "invoke", "per_call"} & set(data)
+    if not VALGRIND:
+        assert "not measured: valgrind is not installed" in stdout
+        assert data["targets"] == []
+        return
+    counts = data["instructions"]["counts"]
+    assert all(len(values) == 1 for values in counts.values())  # --quick: one repeat each
+    # What the figures are made of: more work, more instructions.
+    assert counts["asyncio"][0] > counts["baseline"][0]
+    assert counts["one_init"][0] > counts["handler"][0] > counts["baseline"][0]
+    assert counts["sync_n"][0] > counts["sync_0"][0]
+    assert counts["async_n"][0] > counts["async_0"][0]
+    assert counts["extension_init_hold"][0] > counts["extension_to_register"][0]
+    assert counts["extension_to_register"][0] > counts["extension_floor"][0]
+    assert [(t["issue"], t["basis"], t["unit"]) for t in data["targets"]] == [
+        (7, "instr", "ms"),
+        (18, "instr", "ms"),
+        (18, "instr", "ms"),
+        (18, "instr", "us"),
+        (18, "instr", "us"),
+    ]
+    for t in data["targets"]:
+        assert t["verdict"] in ("met", "missed", "inconclusive"), t
+        assert t["median"] > 0, t
+    for row in (
+        "import asyncio | awslambdaric (the rate)",
+        "= #7 layer + @warm_handler, no inits",
+        "= #18 layer + 1 init + hold",
+        "#18 extension: start -> register sent",
+        "python3 -E -s -S -c pass (its start)",
+        "#18 async @warm_handler, hot: per call",
+    ):
+        assert row in stdout, row
+    assert "M instructions per ms" in stdout
+    assert "by instr: valgrind's count x 23.7 ms" in stdout
 
 
 def test_import_breakdown_runs(tmp_path: Path) -> None:
