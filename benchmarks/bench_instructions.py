@@ -216,9 +216,10 @@ class Counter:
                 "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9",  # nothing listens: the library needs none
                 "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
                 "TMPDIR": tmp,  # the INIT marker goes here, fresh each time
-                "WARMING_TIMEOUT": HOLD,  # the report is sent...
-                "WARMUP_PORT": str(sink.port),  # ...here
+                "WARMUP_PORT": str(sink.port),  # the report goes here...
             }
+            if reports:  # ...when the hold is on, as in the tax table's sandboxes (spec(hold=))
+                env["WARMING_TIMEOUT"] = HOLD
 
             def go_ahead(child: subprocess.Popen[bytes]) -> None:
                 if reports and not sink.received.wait(PROBE_TIMEOUT_S):
