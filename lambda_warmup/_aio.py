@@ -48,6 +48,8 @@ def _run(loop: asyncio.AbstractEventLoop, main: Coroutine[Any, Any, None]) -> No
         loop.run_until_complete(main)
     finally:
         try:
+            # As asyncio.run: the tasks an init started on its own (a refresher) end first.
+            loop.run_until_complete(cancel_tasks(asyncio.all_tasks(loop)))
             loop.run_until_complete(loop.shutdown_asyncgens())
         finally:
             # Not shutdown_default_executor(): it would wait for a stuck asyncio.to_thread call.
