@@ -191,14 +191,14 @@ class WarmLoop:
 
     def close(self) -> None:
         """Cancel every task still on the loop, stop it and join its thread."""
-        from ._aio import resolve
-
         with self._lock:
             loop, thread, stopping = self._asyncio_loop, self._thread, self._stopping
             self._asyncio_loop = self._thread = self._stopping = None
             self._thread_id = None
         if loop is None or thread is None or stopping is None:
             return
+        from ._aio import resolve  # loaded with the loop
+
         with contextlib.suppress(RuntimeError):  # the loop has stopped already
             loop.call_soon_threadsafe(resolve, stopping)
         if thread is not threading.current_thread():
@@ -315,11 +315,11 @@ class BorrowedLoop(WarmLoop):
 
     def close(self) -> None:
         """Cancel every task still on the loop; the loop itself is its owner's and runs on."""
-        from ._aio import resolve
-
         loop, stopping = self._asyncio_loop, self._stopping
         if loop is None or stopping is None:
             return
+        from ._aio import resolve
+
         if self.in_loop_thread():
             resolve(stopping)  # its _serve then cancels the tracked tasks
         else:
