@@ -186,13 +186,13 @@ async def send_report(report: Report, settings: Settings) -> bool:
 async def _post_plain(port: int, body: bytes) -> bool:
     """One POST of the report over a plain stream; whether it was answered 202. A refused or
     reset connection, or any other answer, is only ``False``; the caller bounds the time."""
+    import asyncio
+
     head = (
         f"POST {c.REPORT_PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
         "Connection: close\r\n\r\n"
     ).encode("ascii")
-    import asyncio
-
     answer = b""
     writer: asyncio.StreamWriter | None = None
     try:
