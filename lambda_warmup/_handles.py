@@ -9,10 +9,7 @@ import threading
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from contextvars import ContextVar
-from typing import Any, Literal, Protocol, cast
-
-import anyio
-import anyio.to_thread
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 from ._constants import MAX_BACKOFF
 from ._graph import WaitGraph
@@ -24,6 +21,10 @@ from .exceptions import (
     InitWaitTimeoutError,
     describe,
 )
+
+if TYPE_CHECKING:
+    # Imported where used, on the warm loop: asyncio loads with it, never with this module.
+    import asyncio
 
 logger = logging.getLogger("lambda_warmup")
 
@@ -86,12 +87,13 @@ class InitHandle[T]:
         #: Waits of this init's code on another init's handle: ``(name, start, end)``.
         self._waits: list[tuple[str, float, float]] = []
         # Set when the current run settles: threads wait on ``_settled``, loop tasks on
-        # ``_loop_settled`` (created on the loop, since an anyio.Event belongs to one loop).
+        # ``_loop_settled`` (created on the loop, since an asyncio.Event belongs to one loop).
         self._settled = threading.Event()
-        self._loop_settled: anyio.Event | None = None
-        self._teardown_release: anyio.Event | None = None
-        self._teardown_done: anyio.Event | None = None
-        self._teardown_scope: anyio.CancelScope | None = None
+        self._loop_settled: asyncio.Event | None = None
+        self._teardown_release: asyncio.Event | None = None
+        self._teardown_done: asyncio.Event | None = None
+        #: The init's task while it runs its teardown: what ``cancel_teardown`` cancels.
+        self._teardown_task: asyncio.Task[Any] | None = None
         self._restore_hooks: list[Callable[[T], Awaitable[None] | None]] = []
 
     # -- inspection, from any thread -------------------------------------------------------
@@ -205,9 +207,11 @@ class InitHandle[T]:
             self._graph.leave(waiter, self)
             waiter._waits.append((self.name, started, time.perf_counter()))
 
-    def _loop_event(self) -> anyio.Event:
+    def _loop_event(self) -> asyncio.Event:
+        import asyncio
+
         if self._loop_settled is None:
-            self._loop_settled = anyio.Event()
+            self._loop_settled = asyncio.Event()
             if self.done():
                 self._loop_settled.set()
         return self._loop_settled
@@ -240,12 +244,14 @@ class InitHandle[T]:
         """Run this init's after-restore hooks in order (nothing if it has not succeeded)."""
         if self._state != "ok":
             return
+        from ._aio import to_thread
+
         value = cast(T, self._value)
         for hook in self._restore_hooks:
             if inspect.iscoroutinefunction(hook):
                 await hook(value)
             else:
-                await anyio.to_thread.run_sync(hook, value, abandon_on_cancel=True)
+                await to_thread(hook, value)
 
     @property
     def has_restore_hooks(self) -> bool:
@@ -260,6 +266,8 @@ class InitHandle[T]:
 
     async def run(self) -> None:
         """Run the init with its retries; the single task that owns it (and its teardown)."""
+        import asyncio
+
         current_init.set(self)
         self._state = "running"
         self._started = time.perf_counter()
@@ -298,13 +306,13 @@ class InitHandle[T]:
                                 "retry_in_ms": round(delay * 1000, 1),
                             },
                         )
-                        await anyio.sleep(delay)
+                        await asyncio.sleep(delay)
                         continue
                     self._settle_failed(error)
                     return
                 except BaseException as error:
                     self._end_attempt(attempt_started)
-                    if isinstance(error, anyio.get_cancelled_exc_class()):
+                    if isinstance(error, asyncio.CancelledError):
                         raise
                     # SystemExit or KeyboardInterrupt from the init's own code (a library that
                     # calls sys.exit on bad configuration): this init failed, not retried; let
@@ -319,8 +327,8 @@ class InitHandle[T]:
                 self._settle_cancelled()
             raise error
         if teardown is not None:
-            self._teardown_release = release = anyio.Event()
-            self._teardown_done = finished = anyio.Event()
+            self._teardown_release = release = asyncio.Event()
+            self._teardown_done = finished = asyncio.Event()
             try:
                 await release.wait()
                 await self._finish_teardown(teardown)
@@ -328,7 +336,11 @@ class InitHandle[T]:
                 finished.set()
 
     async def teardown(self) -> None:
-        """Run the init's code after its ``yield`` (once), and wait until it finishes."""
+        """Run the init's code after its ``yield`` (once), and wait until it finishes.
+
+        It runs in the init's own task (a timeout or task group entered before the ``yield`` is
+        left by the task that entered it), so a cancellation of this wait (a shutdown's budget
+        running out) does not reach it: ``cancel_teardown`` cuts it short."""
         if self._teardown_release is None or self._teardown_done is None:
             return
         self._teardown_release.set()
@@ -336,17 +348,19 @@ class InitHandle[T]:
 
     def cancel_teardown(self) -> None:
         """Cut a teardown short (its budget ran out): cancel it where it waits."""
-        if self._teardown_scope is not None:
-            self._teardown_scope.cancel()
+        if self._teardown_task is not None:
+            self._teardown_task.cancel()
 
     async def _attempt(self) -> tuple[Any, Teardown | None]:
+        import asyncio
+
         if self.timeout is None:
             return await self._call()
         try:
-            with anyio.fail_after(self.timeout) as scope:
+            async with asyncio.timeout(self.timeout) as scope:
                 return await self._call()
         except TimeoutError as error:
-            if scope.cancel_called:  # ours, not a TimeoutError raised by the init's own code
+            if scope.expired():  # ours, not a TimeoutError raised by the init's own code
                 raise InitTimeoutError(
                     f"init '{self.name}' timed out after {self.timeout:g} s", [self.name]
                 ) from error
@@ -358,6 +372,8 @@ class InitHandle[T]:
         A sync init (boto3-style clients), and a sync generator init's code up to its ``yield``,
         run in a worker thread, so that blocking calls never stall the loop.
         """
+        from ._aio import to_thread
+
         if inspect.isasyncgenfunction(self.func):
             agen = cast(AsyncGenerator[Any], self.func())
             try:
@@ -368,11 +384,11 @@ class InitHandle[T]:
             return await self.func(), None
         if inspect.isgeneratorfunction(self.func):
             gen = cast(Generator[Any], self.func())
-            first = await anyio.to_thread.run_sync(_first, gen, abandon_on_cancel=True)
+            first = await to_thread(_first, gen)
             if first is _NO_YIELD:
                 raise self._no_yield()
             return first, gen
-        return await anyio.to_thread.run_sync(self.func, abandon_on_cancel=True), None
+        return await to_thread(self.func), None
 
     def _no_yield(self) -> RuntimeError:
         return RuntimeError(
@@ -382,16 +398,22 @@ class InitHandle[T]:
 
     async def _finish_teardown(self, generator: Teardown) -> None:
         """Run the code after the ``yield``: on the loop for an ``async def``, else in a worker
-        thread (it may block, as the code before the ``yield`` may)."""
-        # Shielded from the loop's own cancellation; ``cancel_teardown`` cuts it short.
-        with anyio.CancelScope(shield=True) as self._teardown_scope:
-            try:
-                if not await _resume(generator):
-                    return
-                logger.error("lambda-warmup: init '%s' yields more than once", self.name)
-                await _close(generator)
-            except Exception:
-                logger.exception("lambda-warmup: teardown of init '%s' failed", self.name)
+        thread (it may block, as the code before the ``yield`` may). Cut short by
+        ``cancel_teardown``, it ends there: the task's cancellation is not an error."""
+        import asyncio
+
+        self._teardown_task = asyncio.current_task()
+        try:
+            if not await _resume(generator):
+                return
+            logger.error("lambda-warmup: init '%s' yields more than once", self.name)
+            await _close(generator)
+        except asyncio.CancelledError:
+            pass  # cut short (``_teardown_all`` logs which one, and why)
+        except Exception:
+            logger.exception("lambda-warmup: teardown of init '%s' failed", self.name)
+        finally:
+            self._teardown_task = None
 
     def _end_attempt(self, started: float) -> None:
         self._attempt_spans.append((started, time.perf_counter()))
@@ -494,8 +516,10 @@ def _step(generator: Generator[Any]) -> bool:
 
 async def _resume(generator: Teardown) -> bool:
     """Run a generator init's code after its ``yield``; ``True`` if it yielded once more."""
+    from ._aio import to_thread
+
     if isinstance(generator, Generator):
-        return await anyio.to_thread.run_sync(_step, generator, abandon_on_cancel=True)
+        return await to_thread(_step, generator)
     try:
         await anext(generator)
     except StopAsyncIteration:
@@ -505,7 +529,9 @@ async def _resume(generator: Teardown) -> bool:
 
 async def _close(generator: Teardown) -> None:
     """Close a generator init that yielded more than once (its ``finally`` and ``with`` exits)."""
+    from ._aio import to_thread
+
     if isinstance(generator, Generator):
-        await anyio.to_thread.run_sync(generator.close, abandon_on_cancel=True)
+        await to_thread(generator.close)
     else:
         await generator.aclose()

@@ -10,8 +10,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterable
 
-import anyio
-
 from ._constants import IMPORT_POLL_INTERVAL
 
 #: Longest pause between two looks; imports are short, and a late report holds INIT longer.
@@ -30,7 +28,9 @@ def module_importing(name: str, bound_attribute: str | None = None) -> bool:
 
 async def wait_imports_finished(modules: Callable[[], Iterable[tuple[str, str | None]]]) -> None:
     """Wait until none of ``modules()`` (pairs of name and fallback attribute) is importing."""
+    import asyncio  # loaded with the warm loop, which runs this
+
     interval = IMPORT_POLL_INTERVAL
     while any(module_importing(name, attribute) for name, attribute in modules()):
-        await anyio.sleep(interval)
+        await asyncio.sleep(interval)
         interval = min(interval * 2, _MAX_POLL_INTERVAL)

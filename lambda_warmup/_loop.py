@@ -1,4 +1,4 @@
-"""The warm loop: one anyio event loop in a daemon thread that lives as long as the sandbox.
+"""The warm loop: one asyncio event loop in a daemon thread that lives as long as the sandbox.
 
 Every init and every async handler runs on it, so clients and pools made during INIT stay
 bound to a loop that is still running when the handler uses them.
@@ -18,15 +18,12 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from typing import TYPE_CHECKING, Any
 
-import anyio
-from anyio.abc import TaskGroup, TaskStatus
-from anyio.from_thread import BlockingPortal, start_blocking_portal
-
 from ._constants import LOOP_THREAD_NAME
 from .exceptions import InitWaitTimeoutError
 
 if TYPE_CHECKING:
-    import asyncio  # at run time only once the loop starts: ~20 ms that import need not pay
+    # At run time only once the loop starts (with ._aio): ~20 ms that import need not pay.
+    import asyncio
 
 
 class WarmLoop:
@@ -35,37 +32,46 @@ class WarmLoop:
     def __init__(self, on_exit: Callable[[], object] | None = None) -> None:
         self._on_exit = on_exit or self.close
         self._lock = threading.Lock()
-        self._stack: contextlib.ExitStack | None = None
-        self._portal: BlockingPortal | None = None
+        self._thread: threading.Thread | None = None
         self._thread_id: int | None = None
         self._asyncio_loop: asyncio.AbstractEventLoop | None = None
-        self._task_group: TaskGroup | None = None
+        #: Resolved to stop the loop: its root task then cancels the tracked tasks and ends.
+        self._stopping: asyncio.Future[None] | None = None
         #: The tasks ``start_soon`` made, until they end: cancelled when the loop closes.
         self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
     def running(self) -> bool:
-        return self._portal is not None
+        return self._asyncio_loop is not None
 
     def in_loop_thread(self) -> bool:
         return threading.get_ident() == self._thread_id
 
-    def portal(self) -> BlockingPortal:
-        portal = self._portal
-        if portal is not None:
-            return portal
+    def event_loop(self) -> asyncio.AbstractEventLoop:
+        """The running loop, started first if need be (never waits for it to answer)."""
+        loop = self._asyncio_loop
+        if loop is not None:
+            return loop
         with self._lock:
-            if self._portal is None:
-                stack = contextlib.ExitStack()
-                portal = stack.enter_context(
-                    start_blocking_portal("asyncio", name=LOOP_THREAD_NAME)
+            if self._asyncio_loop is None:
+                from ._aio import start_loop_thread
+
+                loop, thread, self._stopping = start_loop_thread(
+                    self._serve_until_stopped, LOOP_THREAD_NAME
                 )
-                # One round trip for all three: each costs ~0.5 ms at a cold start.
-                _, started = portal.start_task(_serve_task_group, self._tasks)
-                self._thread_id, self._asyncio_loop, self._task_group = started
-                self._stack, self._portal = stack, portal
+                self._thread, self._thread_id = thread, thread.ident
+                self._asyncio_loop = loop
                 _close_before_thread_joins(self._on_exit)
-            return self._portal
+            return self._asyncio_loop
+
+    async def _serve_until_stopped(self, stopping: asyncio.Future[None]) -> None:
+        """The loop's root task: until ``close()``, then cancel the tracked tasks."""
+        from ._aio import cancel_tasks
+
+        try:
+            await stopping
+        finally:
+            await cancel_tasks(self._tasks)
 
     def start_soon(
         self, func: Callable[[], Coroutine[Any, Any, Any]], *, name: str | None = None
@@ -73,9 +79,7 @@ class WarmLoop:
         """Run ``func()`` as a task on the loop, cancelled if still running when the loop closes;
         never waits for the loop.
 
-        anyio's ``portal.start_task_soon`` waits until the loop has taken the task, so a loop
-        blocked by a misbehaving init would block the handler module's import with it; and its
-        hops (a task to start a task in the root task group) cost ~3x a plain asyncio task.
+        A loop blocked by a misbehaving init never blocks the handler module's import with it.
         ``name`` names the task (``taskName`` on a log line); the task runs in a copy of the
         caller's ``contextvars`` context (``call_soon_threadsafe`` copies it in the calling
         thread, and ``create_task`` copies that).
@@ -88,9 +92,7 @@ class WarmLoop:
         name: str,
         future: Future[Any] | None,
     ) -> None:
-        self.portal()
-        loop = self._asyncio_loop
-        assert loop is not None
+        loop = self.event_loop()
         loop.call_soon_threadsafe(self._create_task, loop, func, name, future)
 
     def _create_task(
@@ -100,7 +102,7 @@ class WarmLoop:
         name: str,
         future: Future[Any] | None,
     ) -> None:
-        """On the loop: start ``func()`` as a tracked task (see ``_serve_task_group``)."""
+        """On the loop: start ``func()`` as a tracked task (see ``_serve_until_stopped``)."""
         task = loop.create_task(func(), name=name)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
@@ -110,8 +112,7 @@ class WarmLoop:
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and (error := task.exception()) is not None:
-            # In the root task group it would have cancelled every other task; here it is
-            # reported at once rather than when the task is collected.
+            # Reported at once rather than when the task is collected (if ever).
             task.get_loop().call_exception_handler(
                 {
                     "message": f"lambda-warmup: task {task.get_name()!r} failed",
@@ -185,30 +186,35 @@ class WarmLoop:
         return (
             f"the warm loop did not answer within {waited:.3f} s: it is blocked, most likely by a "
             "blocking call in an async init or handler (make it a def init, or wrap the call in "
-            f"anyio.to_thread.run_sync); the loop thread is at {where}"
+            f"asyncio.to_thread); the loop thread is at {where}"
         )
 
     def close(self) -> None:
         """Cancel every task still on the loop, stop it and join its thread."""
         with self._lock:
-            stack, portal = self._stack, self._portal
-            self._stack = self._portal = None
+            loop, thread, stopping = self._asyncio_loop, self._thread, self._stopping
+            self._asyncio_loop = self._thread = self._stopping = None
             self._thread_id = None
-            self._asyncio_loop = self._task_group = None
-        if portal is None or stack is None:
+        if loop is None or thread is None or stopping is None:
             return
-        with contextlib.suppress(RuntimeError):  # already stopped
-            portal.call(portal.stop, True)
-        stack.close()
+        from ._aio import resolve  # loaded with the loop
+
+        with contextlib.suppress(RuntimeError):  # the loop has stopped already
+            loop.call_soon_threadsafe(resolve, stopping)
+        if thread is not threading.current_thread():
+            thread.join()
 
 
 def _close_before_thread_joins(close: Callable[[], object]) -> None:
-    """Stop the loop when the interpreter exits, before it joins non-daemon threads.
+    """Stop the loop (``close``: the teardowns, within their budget) when the interpreter
+    exits, before it joins non-daemon threads.
 
-    anyio's worker threads (sync inits, ``to_thread``) are not daemons and only end when their
-    loop's root task does, so a loop left running would hang a normal interpreter exit.
-    ``threading._register_atexit`` is what ``concurrent.futures`` uses for the same reason;
-    plain ``atexit`` runs only after the join, too late.
+    The loop's thread and the library's worker threads are daemons, but threads the inits
+    started are not always: anyio's worker threads (``anyio.to_thread`` in an init) end only
+    when the loop's root task does, and a server an init started ends at its teardown, so a loop
+    left running would hang a normal interpreter exit. ``threading._register_atexit`` is what
+    ``concurrent.futures`` uses for the same reason; plain ``atexit`` runs only after the join,
+    too late.
     """
     register = getattr(threading, "_register_atexit", None)
     try:
@@ -228,39 +234,6 @@ def _name_of(func: Callable[..., Any]) -> str:
     return str(getattr(func, "__qualname__", None) or repr(func))
 
 
-type _Served = tuple[int, asyncio.AbstractEventLoop, TaskGroup]
-
-
-async def _serve_task_group(
-    tasks: set[asyncio.Task[Any]], *, task_status: TaskStatus[_Served]
-) -> None:
-    """The root task group, until the portal stops; then cancel the loop's tracked tasks.
-
-    Started: the loop thread's ident, the loop, the task group."""
-    import asyncio  # loaded by the running loop already
-
-    try:
-        async with anyio.create_task_group() as task_group:
-            task_status.started((threading.get_ident(), asyncio.get_running_loop(), task_group))
-            await anyio.sleep_forever()
-    finally:
-        await _cancel_tasks(tasks)
-
-
-async def _cancel_tasks(tasks: set[asyncio.Task[Any]]) -> None:
-    """Cancel every task ``start_soon`` made and wait for them to end (as a task group would,
-    including tasks they start meanwhile), shielded from the cancellation that got us here."""
-    import asyncio
-
-    with anyio.CancelScope(shield=True):
-        while tasks:
-            pending = list(tasks)
-            for task in pending:
-                task.cancel()
-            await asyncio.wait(pending)
-            tasks.difference_update(pending)
-
-
 class BorrowedLoop(WarmLoop):
     """A warm loop served by a task on an event loop someone else runs, not by a thread of its own.
 
@@ -278,7 +251,7 @@ class BorrowedLoop(WarmLoop):
     def start_soon(
         self, func: Callable[[], Coroutine[Any, Any, Any]], *, name: str | None = None
     ) -> None:
-        """As ``WarmLoop.start_soon``, in a cancel scope that ``cancel(func)`` cancels."""
+        """As ``WarmLoop.start_soon``, as a task that ``cancel(func)`` cancels."""
         started = _Started(func)
         self._started.append(started)
         super().start_soon(started.run, name=name or _name_of(func))
@@ -293,14 +266,14 @@ class BorrowedLoop(WarmLoop):
             if started.func == func:
                 started.cancel()
 
-    def portal(self) -> BlockingPortal:
-        portal = self._portal
-        if portal is None:
+    def event_loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._asyncio_loop
+        if loop is None:
             raise RuntimeError(
                 "lambda-warmup: this Warmup runs on a borrowed event loop that is not serving it "
                 "(its test has not started yet, or is over)"
             )
-        return portal
+        return loop
 
     def call[T](self, func: Callable[[], Awaitable[T]], *args: Any, **kwargs: Any) -> T:
         if self.in_loop_thread():
@@ -317,9 +290,9 @@ class BorrowedLoop(WarmLoop):
     async def start(self) -> None:
         """Serve from the running loop until ``stop()``, in a task of its own.
 
-        A task, not a task group the caller enters: pytest-asyncio sets a fixture up and tears it
-        down in two tasks, and a task group (a cancel scope) must be left by the task that
-        entered it.
+        A task, not a context the caller enters: pytest-asyncio sets a fixture up and tears it
+        down in two tasks, and a task group or a timeout must be left by the task that entered
+        it.
         """
         import asyncio  # the caller's loop runs: loaded already
 
@@ -342,30 +315,34 @@ class BorrowedLoop(WarmLoop):
 
     def close(self) -> None:
         """Cancel every task still on the loop; the loop itself is its owner's and runs on."""
-        loop, task_group = self._asyncio_loop, self._task_group
-        if loop is None or task_group is None:
+        loop, stopping = self._asyncio_loop, self._stopping
+        if loop is None or stopping is None:
             return
+        from ._aio import resolve
+
         if self.in_loop_thread():
-            task_group.cancel_scope.cancel()  # its _serve then cancels the tracked tasks
+            resolve(stopping)  # its _serve then cancels the tracked tasks
         else:
-            loop.call_soon_threadsafe(task_group.cancel_scope.cancel)
+            loop.call_soon_threadsafe(resolve, stopping)
 
     async def _serve(self, serving: asyncio.Future[None]) -> None:
         import asyncio
 
+        from ._aio import cancel_tasks
+
+        loop = asyncio.get_running_loop()
+        self._stopping = stopping = loop.create_future()
+        self._thread_id = threading.get_ident()
+        self._asyncio_loop = loop
+        serving.set_result(None)
         try:
-            async with BlockingPortal() as portal, anyio.create_task_group() as task_group:
-                self._thread_id = threading.get_ident()
-                self._asyncio_loop = asyncio.get_running_loop()
-                self._task_group, self._portal = task_group, portal
-                serving.set_result(None)
-                try:
-                    await anyio.sleep_forever()
-                finally:
-                    await _cancel_tasks(self._tasks)
+            await stopping
         finally:
-            self._portal = self._task_group = self._asyncio_loop = None
-            self._thread_id = None
+            try:
+                await cancel_tasks(self._tasks)
+            finally:
+                self._asyncio_loop = self._stopping = None
+                self._thread_id = None
 
 
 class _Started:
@@ -373,19 +350,21 @@ class _Started:
 
     def __init__(self, func: Callable[[], Coroutine[Any, Any, Any]]) -> None:
         self.func = func
-        self._scope: anyio.CancelScope | None = None
+        self._task: asyncio.Task[Any] | None = None
         self._cancelled = False
 
     async def run(self) -> None:
-        with anyio.CancelScope() as self._scope:  # made on the loop: anyio needs it running
-            if self._cancelled:
-                self._scope.cancel()
-            await self.func()
+        import asyncio
+
+        self._task = task = asyncio.current_task()
+        if self._cancelled and task is not None:
+            task.cancel()  # cancelled before it started: ``func`` ends at its first await
+        await self.func()
 
     def cancel(self) -> None:
         self._cancelled = True
-        if self._scope is not None:
-            self._scope.cancel()
+        if self._task is not None:
+            self._task.cancel()
 
 
 def _nothing() -> None:

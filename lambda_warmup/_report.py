@@ -12,8 +12,6 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
 
-import anyio
-
 from . import _constants as c
 from .exceptions import describe
 
@@ -128,17 +126,23 @@ def _dumps(document: Mapping[str, object]) -> bytes:
 async def send_report(report: Report, settings: Settings) -> bool:
     """POST the report; an undeliverable report is one log line, never an exception.
 
-    The first attempt is a plain HTTP/1.1 POST on an anyio stream (:func:`_post_plain`): httpx's
+    The first attempt is a plain HTTP/1.1 POST on an asyncio stream (:func:`_post_plain`): httpx's
     import and a client (~50 ms, on the path from the last init to INIT's end, and ~8 MB) are
     paid only when that attempt is not answered 202 at once; the httpx path below then does
     everything as before (retries while busy, one log line).
     """
+    import asyncio
+
     url = f"http://127.0.0.1:{settings.port}{c.REPORT_PATH}"
     body = encode_report(report)
-    deadline = anyio.current_time() + settings.report_timeout
-    with anyio.move_on_after(min(settings.report_timeout, PLAIN_ATTEMPT_TIMEOUT)):
-        if await _post_plain(settings.port, body):
-            return True
+    clock = asyncio.get_running_loop().time
+    deadline = clock() + settings.report_timeout
+    try:
+        async with asyncio.timeout(min(settings.report_timeout, PLAIN_ATTEMPT_TIMEOUT)):
+            if await _post_plain(settings.port, body):
+                return True
+    except TimeoutError:  # _post_plain lets no OSError out: the attempt ran out of time
+        pass
     import httpx  # deferred: tens of ms at import, paid only when the plain POST did not do
 
     delay = BUSY_RETRY_DELAY
@@ -154,12 +158,12 @@ async def send_report(report: Report, settings: Settings) -> bool:
                         url, content=body, headers={"Content-Type": "application/json"}
                     )
                 except busy:
-                    if anyio.current_time() + delay > deadline:
+                    if clock() + delay > deadline:
                         raise
                 else:
-                    if response.status_code != 503 or anyio.current_time() + delay > deadline:
+                    if response.status_code != 503 or clock() + delay > deadline:
                         break
-                await anyio.sleep(delay)  # every connection slot busy: one frees within 2 s
+                await asyncio.sleep(delay)  # every connection slot busy: one frees within 2 s
                 delay = min(delay * 2, BUSY_RETRY_MAX_DELAY)
     except httpx.HTTPError as error:
         logger.warning(
@@ -182,19 +186,29 @@ async def send_report(report: Report, settings: Settings) -> bool:
 async def _post_plain(port: int, body: bytes) -> bool:
     """One POST of the report over a plain stream; whether it was answered 202. A refused or
     reset connection, or any other answer, is only ``False``; the caller bounds the time."""
+    import asyncio
+
     head = (
         f"POST {c.REPORT_PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
         "Connection: close\r\n\r\n"
     ).encode("ascii")
     answer = b""
+    writer: asyncio.StreamWriter | None = None
     try:
-        async with await anyio.connect_tcp("127.0.0.1", port) as stream:
-            await stream.send(head + body)
-            while b"\r\n" not in answer and len(answer) < 1024:
-                answer += await stream.receive()
-    except (OSError, anyio.EndOfStream, anyio.BrokenResourceError):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(head + body)
+        await writer.drain()
+        while b"\r\n" not in answer and len(answer) < 1024:
+            received = await reader.read(1024)
+            if not received:  # closed before a status line
+                break
+            answer += received
+    except OSError:
         pass
+    finally:
+        if writer is not None:
+            writer.close()
     status_line = answer.split(b"\r\n", 1)[0].split(b" ", 2)
     return (
         len(status_line) >= 2 and status_line[0].startswith(b"HTTP/1.") and status_line[1] == b"202"

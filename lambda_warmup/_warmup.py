@@ -13,9 +13,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Itera
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final, Protocol, overload
 
-import anyio
-import anyio.to_thread
-
 from . import _constants as c
 from ._graph import WaitGraph
 from ._handles import InitHandle
@@ -366,7 +363,7 @@ class Warmup:
         if not any(handle.required for handle in handles):
             return
         budget = _wait_budget(context)
-        # One absolute deadline for both sides (anyio's clock on asyncio is time.monotonic):
+        # One absolute deadline for both sides (asyncio's loop.time() is time.monotonic()):
         # the loop gives up at it; the caller only later, if the loop could not answer at all.
         deadline = None if budget is None else time.monotonic() + budget
         waited_for = [handle.name for handle in handles if handle.required and not handle.ok()]
@@ -389,10 +386,15 @@ class Warmup:
             logger.warning("lambda-warmup: init telemetry failed: %s", describe(error))
 
     async def _wait_required(self, deadline: float | None, budget: float | None) -> None:
+        import asyncio
+
         required = [handle for handle in self._handles if handle.required]
-        with anyio.move_on_at(math.inf if deadline is None else deadline):
-            for handle in required:
-                await handle.wait_settled()
+        try:
+            async with asyncio.timeout_at(deadline):
+                for handle in required:
+                    await handle.wait_settled()
+        except TimeoutError:
+            pass  # wait_settled never raises: the deadline passed, the pending ones are named
         pending = [handle.name for handle in required if not handle.done()]
         if pending:
             raise InitWaitTimeoutError(
@@ -530,6 +532,8 @@ class Warmup:
         )
 
     async def _run_restore_hooks(self, budget: float) -> None:
+        import asyncio
+
         handles = [h for h in self._handles if h.has_restore_hooks]
         errors: dict[str, BaseException] = {}
         done: set[str] = set()
@@ -547,17 +551,17 @@ class Warmup:
                 errors[handle.name] = error
             done.add(handle.name)
 
-        with anyio.move_on_after(budget) as scope:
-            async with anyio.create_task_group() as group:
+        try:
+            async with asyncio.timeout(budget), asyncio.TaskGroup() as group:
                 for handle in handles:
-                    group.start_soon(run, handle)
-        if scope.cancelled_caught:
+                    group.create_task(run(handle), name=f"{handle.name} after restore")
+        except TimeoutError:  # run() lets no exception out: the budget ran out
             late = [h.name for h in handles if h.name not in done]
             raise AfterRestoreError(
                 f"after-restore hooks of init(s) {_names(late)} still running after {budget:g} s "
                 f"({c.WARMUP_RESTORE_TIMEOUT}); Lambda allows 10 s for the whole restore",
                 late,
-            )
+            ) from None
         if errors:
             causes = "; ".join(f"'{name}': {describe(error)}" for name, error in errors.items())
             raise AfterRestoreError(
@@ -598,17 +602,21 @@ class Warmup:
             self._loop.close()
 
     async def _teardown_all(self, budget: float | None) -> bool:
+        import asyncio
+
         step = "?"
         hooks, self._shutdown_hooks = self._shutdown_hooks, []
-        with anyio.move_on_after(budget) as scope:
-            for hook in reversed(hooks):
-                step = f"shutdown hook '{_default_name(hook)}'"
-                await _run_hook(hook)
-            for handle in reversed(self._handles):
-                step = f"teardown of init '{handle.name}'"
-                await handle.teardown()
-        if not scope.cancelled_caught:
+        try:
+            async with asyncio.timeout(budget):
+                for hook in reversed(hooks):
+                    step = f"shutdown hook '{_default_name(hook)}'"
+                    await _run_hook(hook)
+                for handle in reversed(self._handles):
+                    step = f"teardown of init '{handle.name}'"
+                    await handle.teardown()
             return True
+        except TimeoutError:  # _run_hook lets no Exception out: the budget ran out
+            pass
         for handle in self._handles:
             handle.cancel_teardown()
         logger.warning(
@@ -622,11 +630,13 @@ class Warmup:
 
 
 async def _run_hook(hook: ShutdownHook) -> None:
+    from ._aio import to_thread
+
     try:
         if inspect.iscoroutinefunction(hook):
             await hook()
         else:
-            await anyio.to_thread.run_sync(hook, abandon_on_cancel=True)
+            await to_thread(hook)
     except Exception as error:
         logger.error(
             "lambda-warmup: shutdown hook '%s' failed: %s",

@@ -195,6 +195,54 @@ def test_sigterm_runs_close_off_the_main_thread_when_main_cannot(tmp_path: Path)
     assert time.monotonic() - started < 4
 
 
+_STUCK_SCRIPT = """
+import os, signal, sys, threading, time
+import anyio.to_thread
+from lambda_warmup import Settings, Warmup
+
+warmup = Warmup(settings=Settings(in_lambda=True, shutdown_timeout=1.0))
+
+@warmup.init
+def stuck():
+    threading.Event().wait()  # a sync SDK call that never returns
+
+@warmup.init
+async def pool():
+    await anyio.to_thread.run_sync(time.sleep, 0)  # anyio's worker threads are not daemons
+    yield "pool"
+    print("teardown pool", flush=True)
+
+print(pool.result(5), flush=True)
+if sys.argv[1] == "sigterm":
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(20)
+print("exit", flush=True)
+"""
+
+
+@pytest.mark.parametrize("end", ["exit", "sigterm"])
+def test_a_stuck_def_init_holds_up_neither_exit_nor_sigterm(end: str, tmp_path: Path):
+    """A ``def`` init's thread is left behind when the loop closes: the teardowns run, and the
+    process ends (a normal exit would otherwise join that thread for ever)."""
+    try:
+        result = subprocess.run(
+            [sys.executable, "-W", "error", "-c", _STUCK_SCRIPT, end],
+            env={**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=15,
+        )
+    except subprocess.TimeoutExpired as error:
+        raise AssertionError(f"the process did not end at {end}: {error.stdout!r}") from None
+    assert "init 'stuck' still running at shutdown" in result.stderr
+    if end == "exit":
+        assert result.stdout.splitlines() == ["pool", "exit", "teardown pool"]
+        assert result.returncode == 0, result.stderr
+    else:
+        assert result.stdout.splitlines() == ["pool", "teardown pool"]
+        assert result.returncode == -15, result.stderr
+
+
 def test_before_snapshot_waits_for_every_init():
     warmup = Warmup(settings=Settings())
 
