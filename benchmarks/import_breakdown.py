@@ -38,13 +38,13 @@ cpu, wall = time.process_time(), time.perf_counter()
 {step}
 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
 print(json.dumps([wall * 1000, cpu * 1000]), flush=True)
-os._exit(0)  # an anyio portal's thread would keep the process alive
+os._exit(0)  # skip the interpreter's exit: the warm loop's teardown is not what is timed
 """
-ANYIO = "import anyio, anyio.abc, anyio.from_thread, anyio.to_thread"
-BACKEND = "import anyio._backends._asyncio"
 FIRST_INIT = (
     "import lambda_warmup\n@lambda_warmup.warm_init\nasync def probe(): return 1\nprobe.result(5)"
 )
+#: What a first ``@warm_init`` imports beyond ``lambda_warmup`` itself.
+INIT_IMPORTS = "import lambda_warmup._aio, lambda_warmup._lifecycle"
 LOOP_THREAD = (
     "loop = asyncio.new_event_loop()\n"
     "threading.Thread(target=loop.run_forever, daemon=True).start()\n"
@@ -53,21 +53,15 @@ LOOP_THREAD = (
 #: label -> (setup, untimed; step, timed)
 LIBRARY = {
     "import lambda_warmup": ("", "import lambda_warmup"),
-    "  of which anyio (abc, from_thread, to_thread)": ("", ANYIO),
-    "  lambda_warmup | anyio imported": (ANYIO, "import lambda_warmup"),
     "import asyncio": ("", "import asyncio"),
     "import lambda_warmup + first @warm_init | asyncio": ("import asyncio", FIRST_INIT),
-    "  anyio and its asyncio backend | asyncio": ("import asyncio", f"{ANYIO}; {BACKEND}"),
-    "  lambda_warmup._lifecycle | asyncio, anyio": (
-        f"import asyncio; {ANYIO}; import lambda_warmup",
-        "import lambda_warmup._lifecycle",
-    ),
-    "    tempfile, pathlib | asyncio, anyio": (
-        f"import asyncio; {ANYIO}",
-        "import tempfile, pathlib",
+    "  lambda_warmup | asyncio": ("import asyncio", "import lambda_warmup"),
+    "  the loop's and the INIT marker's modules | asyncio, lambda_warmup": (
+        "import asyncio, lambda_warmup",
+        INIT_IMPORTS,
     ),
     "  first @warm_init | all its imports done": (
-        f"import asyncio; {ANYIO}; {BACKEND}; import lambda_warmup, lambda_warmup._lifecycle",
+        f"import asyncio, lambda_warmup; {INIT_IMPORTS}",
         FIRST_INIT,
     ),
     "  for scale: a plain asyncio loop thread | asyncio": (
@@ -100,6 +94,7 @@ def library(python: Path, layer: Path, runs: int) -> dict[str, list[tuple[float,
                 code = PROBE.format(setup=setup, step=step)
                 output = subprocess.run(
                     [str(python), "-c", code],
+                    cwd=tmp,  # not the checkout: ``-c`` puts the cwd first on sys.path
                     env=env,
                     capture_output=True,
                     text=True,
