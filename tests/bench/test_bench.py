@@ -95,7 +95,10 @@ def test_quick_run_covers_every_section_and_target(tmp_path: Path) -> None:
     # The database table's drivers (cached by content: installed once, outside the run's bound).
     dependencies_layer(REPO / "samples" / "orders" / "requirements.txt", "python3.13")
     dependencies_layer(REPO / "samples" / "web" / "requirements.txt", "python3.13")  # the ASGI's
-    stdout, data = _quick_run(tmp_path)
+    # Every table but the instructions, which their own test runs (valgrind's ~30 s together
+    # with the rest would pass the suite's 50 s faulthandler dump).
+    tables = ("designs", "tax", "invoke", "growth", "database", "asgi")
+    stdout, data = _quick_run(tmp_path, *(arg for table in tables for arg in ("--only", table)))
     sections = (
         "designs",
         "tax",
@@ -105,7 +108,6 @@ def test_quick_run_covers_every_section_and_target(tmp_path: Path) -> None:
         "growth",
         "database",
         "asgi",
-        "instructions",
     )
     for section in sections:
         assert data[section], section
@@ -126,7 +128,7 @@ def test_quick_run_covers_every_section_and_target(tmp_path: Path) -> None:
     # The machine's load, per section and for the whole run.
     assert set(data["load"]) == {*sections, "all"}
     assert {"load_before", "busy_pct", "others_pct", "steal_pct"} <= set(data["load"]["all"])
-    assert len(data["targets"]) == 25 + (5 if VALGRIND else 0)
+    assert len(data["targets"]) == 25
     assert {t["issue"] for t in data["targets"]} == {7, 15, 17, 18}
     for t in data["targets"]:
         assert t["verdict"] in ("met", "missed", "inconclusive"), t
@@ -140,7 +142,6 @@ def test_quick_run_covers_every_section_and_target(tmp_path: Path) -> None:
         "4. Growth",
         "5. One database query per invocation",
         "7. A FastAPI app",
-        "Instructions: CPU work counted by valgrind",
     ):
         assert heading in stdout
 
@@ -194,6 +195,7 @@ def test_instructions_give_the_cpu_work_targets_a_row_by_instr(tmp_path: Path) -
         "#18 async @warm_handler, hot: per call",
     ):
         assert row in stdout, row
+    assert "Instructions: CPU work counted by valgrind" in stdout
     assert "M instructions per ms" in stdout
     assert "by instr: valgrind's count x 23.7 ms" in stdout
 
