@@ -94,12 +94,27 @@ ONE_INIT = (
     "def handler(event, context): return None\n"
     "probe.result(5)"
 )
-#: name -> (step, whether it sends a report). Each is counted minus ``baseline``.
-LIBRARY = {
-    "baseline": ("pass", False),
-    "asyncio": ("import asyncio", False),
-    "handler": (HANDLER, False),
-    "one_init": (ONE_INIT, True),
+#: ``functions/bench_growth.py``'s N trivial inits (each yields to the loop once), their results
+#: and the report: the growth target's runtime side, by instructions.
+GROWTH = (
+    "import asyncio, lambda_warmup\n"
+    "def make(index):\n"
+    "    async def init():\n"
+    "        await asyncio.sleep(0)\n"
+    "        return index\n"
+    "    return init\n"
+    "handles = [lambda_warmup.warm_init(name=f'init{{i:03d}}')(make(i)) for i in range({inits})]\n"
+    "for handle in handles: handle.result(60)"
+)
+GROWTH_INITS = (1, 100, 1000)
+#: name -> (step, the inits its report lists: ``None`` when the hold is off and no report goes).
+#: Each is counted minus ``baseline``.
+LIBRARY: dict[str, tuple[str, int | None]] = {
+    "baseline": ("pass", None),
+    "asyncio": ("import asyncio", None),
+    "handler": (HANDLER, None),
+    "one_init": (ONE_INIT, 1),
+    **{f"growth_{n}": (GROWTH.format(inits=n), n) for n in GROWTH_INITS},
 }
 PER_CALL = """import lambda_warmup
 @lambda_warmup.warm_init
@@ -182,8 +197,8 @@ def measure(layers: Layers, *, quick: bool) -> dict[str, Any]:
 def _jobs(counter: Counter, calls: dict[str, int]) -> dict[str, Callable[[], int]]:
     """Every probe, by name: a call runs it once and returns its count."""
     jobs: dict[str, Callable[[], int]] = {}
-    for name, (step, reports) in LIBRARY.items():
-        jobs[name] = _bind(counter.library, step, reports)
+    for name, (step, inits) in LIBRARY.items():
+        jobs[name] = _bind(counter.library, step, inits)
     for kind, prefix in (("sync", ""), ("async", "async ")):
         for label, count in ((f"{kind}_0", 0), (f"{kind}_n", calls[kind])):
             code = PER_CALL.format(prefix=prefix, warm_up=WARM_UP_CALLS, calls=count)
@@ -207,7 +222,7 @@ class Counter:
     counting: bool = True
     """``False``: run the probes as they are, without valgrind (counts 0)."""
 
-    def library(self, step: str, reports: bool) -> int:
+    def library(self, step: str, inits: int | None) -> int:
         """``step`` after awslambdaric, as in the runtime (see the module's docstring)."""
         code = PROBE.format(setup=f"{RUNTIME}, json", step=step)
         with tempfile.TemporaryDirectory(prefix="bench-instr-") as tmp, _Stub(_accept) as sink:
@@ -218,6 +233,7 @@ class Counter:
                 "TMPDIR": tmp,  # the INIT marker goes here, fresh each time
                 "WARMUP_PORT": str(sink.port),  # the report goes here...
             }
+            reports = inits is not None
             if reports:  # ...when the hold is on, as in the tax table's sandboxes (spec(hold=))
                 env["WARMING_TIMEOUT"] = HOLD
 
@@ -236,8 +252,8 @@ class Counter:
                     "the report went by httpx (the plain POST was not answered 202 within its "
                     "bound under valgrind): its count would include httpx's import"
                 )
-            if reports:
-                _check_report(sink.bodies)
+            if inits is not None:
+                _check_report(sink.bodies, inits)
             return count
 
     def per_call(self, code: str) -> int:
@@ -297,11 +313,16 @@ class Counter:
         }
 
 
-def _check_report(bodies: list[bytes]) -> None:
-    """One report, of :data:`SAMPLE_REPORT`'s shape (the extension probes send that one)."""
+def _check_report(bodies: list[bytes], inits: int) -> None:
+    """One report: of :data:`SAMPLE_REPORT`'s shape (the extension probes send that one) for one
+    init; listing inits (at most ``inits``: past 64 KiB the library cuts the list) for more."""
     if len(bodies) != 1:
         raise RuntimeError(f"the stub listener got {len(bodies)} reports, not 1")
     sent, sample = json.loads(bodies[0]), json.loads(SAMPLE_REPORT)
+    if inits > 1:
+        if not 0 < len(sent.get("inits", ())) <= inits:
+            raise RuntimeError(f"the library's report for {inits} inits: {bodies[0][:200]!r}")
+        return
     shape = (sorted(sent), [sorted(init) for init in sent["inits"]])
     if shape != (sorted(sample), [sorted(init) for init in sample["inits"]]):
         raise RuntimeError(f"the library's report {bodies[0]!r} is not SAMPLE_REPORT's shape")
@@ -563,6 +584,7 @@ def instructions(data: dict[str, Any]) -> dict[str, list[float]]:
         "registered": extension("to_register"),
         "extension_life": extension("life_hold"),
         "extension_floor": extension("floor"),
+        **{f"growth_{n}": library(f"growth_{n}") for n in GROWTH_INITS},
     }
     for kind in ("sync", "async"):
         calls = data["calls"][kind]
@@ -598,6 +620,13 @@ ROWS = [
     ("#18 extension: start -> register sent", "registered"),
     ("extension: whole life, hold, to SHUTDOWN", "extension_life"),
     ("python3 -E -s -S -c pass (its start)", "extension_floor"),
+    *(
+        (
+            f"{n} trivial @warm_init{'s' if n > 1 else ''} + results + report | awslambdaric",
+            f"growth_{n}",
+        )
+        for n in GROWTH_INITS
+    ),
     ("#18 sync @warm_handler, hot: per call", "sync_call"),
     ("#18 async @warm_handler, hot: per call", "async_call"),
 ]

@@ -172,6 +172,7 @@ def test_instructions_give_the_cpu_work_targets_a_row_by_instr(tmp_path: Path) -
     # What the figures are made of: more work, more instructions.
     assert counts["asyncio"][0] > counts["baseline"][0]
     assert counts["one_init"][0] > counts["handler"][0] > counts["baseline"][0]
+    assert counts["growth_1000"][0] > counts["growth_100"][0] > counts["growth_1"][0]
     assert counts["sync_n"][0] > counts["sync_0"][0]
     assert counts["async_n"][0] > counts["async_0"][0]
     assert counts["extension_init_hold"][0] > counts["extension_to_register"][0]
@@ -182,6 +183,7 @@ def test_instructions_give_the_cpu_work_targets_a_row_by_instr(tmp_path: Path) -
         (18, "instr", "ms"),
         (18, "instr", "us"),
         (18, "instr", "us"),
+        (7, "instr", "ms"),
     ]
     for t in data["targets"]:
         assert t["verdict"] in ("met", "missed", "inconclusive"), t

@@ -87,6 +87,10 @@ def _data(repeats: int = 3) -> dict[str, object]:
             "extension_init": same(80_000_000),
             "extension_init_hold": same(81_000_000),
             "extension_life_hold": same(95_000_000),
+            # Growth: 0.1 M per init from 1 to 100, 0.5 M from 100 to 1000 (5x: beyond linear).
+            "growth_1": same(200_000_000),
+            "growth_100": same(209_900_000),
+            "growth_1000": same(659_900_000),
         },
     }
 
@@ -121,8 +125,13 @@ def test_the_targets_get_a_row_by_instructions_beside_wall_and_cpu() -> None:
         ("sync @warm_handler, hot, in-process", b) for b in ("wall", "CPU", "instr")
     ]
     by_instr = [t for t in targets if t.basis == "instr"]
-    assert len(by_instr) == 5
+    assert len(by_instr) == 6
     assert all(t.verdict in ("met", "missed", "inconclusive") for t in by_instr)
+    # Growth: 0.1 M instructions per init, then 0.5 M: beyond the 1.5x (+ 0.05 ms) allowed.
+    (growth,) = [t for t in by_instr if t.what.startswith("growth")]
+    per_ms = 100_000_000 / 23.7
+    assert growth.interval.median == pytest.approx((0.5e6 - 1.5 * 0.1e6) / per_ms - 0.05)
+    assert growth.verdict == "missed"
     assert "by instr: valgrind's count x 23.7 ms" in made.instr_note
 
 

@@ -189,14 +189,15 @@ def test_reads_another_process_cpu_clock_including_its_ended_threads() -> None:
 
 
 def _run(verdicts: dict[str, tuple[float, str]]) -> dict[str, Any]:
+    """A run's targets, by CPU time; ``name/instr`` is ``name``'s row by instructions."""
     return {
         "machine": {"started": "2026-12-03T17:00:00Z", "commit": "abc1234"},
         "load": {"all": {"load_before": 0.5, "load_after": 0.7, "busy_pct": 40.0}},
         "targets": [
             {
                 "issue": 18,
-                "target": name,
-                "basis": "CPU",
+                "target": name.split("/")[0],
+                "basis": "instr" if name.endswith("/instr") else "CPU",
                 "median": median,
                 "low": median - 1,
                 "high": median + 1,
@@ -211,7 +212,7 @@ def test_compare_runs_says_whether_verdicts_agree_and_how_far_medians_spread() -
     same = [_run({"tax": (40.0, "met"), "hop": (20.0, "met")}) for _ in range(3)]
     text, agree = compare(same)
     assert agree
-    assert text.endswith("the same verdicts in all 3 runs")
+    assert "the same verdicts in all 3 runs: all 2 deciding rows" in text
     changed = [
         _run({"tax": (40.0, "met"), "hop": (20.0, "met")}),
         _run({"tax": (44.0, "inconclusive"), "hop": (20.0, "met")}),
@@ -219,6 +220,23 @@ def test_compare_runs_says_whether_verdicts_agree_and_how_far_medians_spread() -
     text, agree = compare(changed)
     assert not agree
     tax = next(line for line in text.splitlines() if line.startswith("#18 tax"))
-    assert tax.split()[-3:] == ["4", "(10%)", "NO"]  # medians 40 and 44: 4 ms, 10% of 42
+    assert tax.split()[-4:] == ["4", "(10%)", "NO", "yes"]  # medians 40 and 44: 4 ms, 10% of 42
     assert "commit abc1234; load average 0.50 -> 0.70" in text
-    assert text.endswith("1 of 2 targets changed verdict across the 2 runs")
+    assert "1 of 2 deciding rows changed verdict across 2 runs" in text
+
+
+def test_a_row_by_instructions_decides_its_target_and_its_cpu_row_is_information() -> None:
+    runs = [
+        _run({"tax": (40.0, "met"), "tax/instr": (41.0, "met")}),
+        _run({"tax": (44.0, "inconclusive"), "tax/instr": (41.0, "met")}),
+    ]
+    text, agree = compare(runs)
+    assert agree  # the count is what decides a target about CPU work
+    lines = text.splitlines()
+    cpu = next(line for line in lines if line.startswith("#18 tax") and " CPU " in line)
+    assert cpu.split()[-2:] == ["NO", "info"]
+    assert "the same verdicts in all 2 runs: all 1 deciding rows" in text
+    assert "beside them, 1 of 1 rows by wall or CPU time" in text
+    # The count itself changing verdict is a change.
+    runs[1] = _run({"tax": (40.0, "met"), "tax/instr": (46.0, "missed")})
+    assert not compare(runs)[1]
