@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         "--runs",
         type=int,
         default=9,
-        help="cold starts per variant (9: the median's interval leaves out the lowest and the highest)",
+        help="cold starts per variant (9: the median's interval leaves out the lowest and the "
+        "highest)",
     )
     parser.add_argument(
         "--tax-runs",
