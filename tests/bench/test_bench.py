@@ -187,7 +187,8 @@ def test_instructions_give_the_cpu_work_targets_a_row_by_instr(tmp_path: Path) -
     ]
     for t in data["targets"]:
         assert t["verdict"] in ("met", "missed", "inconclusive"), t
-        assert t["median"] > 0, t
+        # Amounts of work; growth's is a margin (at most 0: no faster than linear).
+        assert t["median"] > 0 or t["target"].startswith("growth"), t
     for row in (
         "import asyncio | awslambdaric (the rate)",
         "= #7 layer + @warm_handler, no inits",
