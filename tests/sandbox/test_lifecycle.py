@@ -268,7 +268,9 @@ def test_on_demand_init_limit_then_suppressed_init(make_sandbox: MakeSandbox) ->
         "app.echo",
         layers=("holder",),
         env={"HOLD_MS": "60000", "HOLD_ONCE": "1"},
-        on_demand_init_limit_s=0.5,
+        # Room for the runtime to reach its next (a bare one takes 45-120 ms here, but once, in
+        # a clean clone's run on a busy host, over 0.5 s): the extension alone holds INIT.
+        on_demand_init_limit_s=1.5,
         shutdown_budget_s=0.3,
         timeout_s=2.0,
         log=lines.append,
@@ -277,8 +279,8 @@ def test_on_demand_init_limit_then_suppressed_init(make_sandbox: MakeSandbox) ->
     init = sandbox.start()
     assert init.status == "timeout"
     assert init.waiting_for == ["holder: next"]
-    assert 500 <= init.duration_ms < 1500
-    assert time.monotonic() - started < 3.0
+    assert 1500 <= init.duration_ms < 2500
+    assert time.monotonic() - started < 4.0
     result = sandbox.invoke({"x": 1})
     assert result.status == "success", result.payload
     assert result.suppressed_init is not None
