@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import fcntl
 import math
 import os
+import select
 import signal
 import socket
-import struct
 import subprocess
-import termios
 import threading
 import time
 import weakref
@@ -30,7 +28,7 @@ from ._records import LineBuffer, Recorder
 from ._snapshot import Namespace, NsProcess, SnapshotError
 from ._spec import SandboxError
 
-__all__ = ["LogSocket", "Process", "ProcessGroup", "ProcessKind", "alive"]
+__all__ = ["LogSocket", "OutputReader", "Process", "ProcessGroup", "ProcessKind", "alive"]
 
 ProcessKind = Literal["runtime", "extension", "keeper"]
 
@@ -43,8 +41,7 @@ class Process:
     started: float
     exited: float | None = None
     returncode: int | None = None
-    busy: bool = False
-    """The output reader is dispatching lines it has read."""
+    output: OutputReader | None = None
     threads: list[threading.Thread] = field(default_factory=list)
     checkpointed: bool = False
     """Ended by the SnapStart checkpoint (its copies come back at each restore)."""
@@ -120,8 +117,12 @@ class ProcessGroup:
         """Read the process's output and watch for its exit."""
         proc = Process(name=name, kind=kind, popen=popen, started=time.monotonic())
         if popen.stdout is not None:
+            source = "function" if kind == "runtime" else name
+            proc.output = OutputReader(
+                popen.stdout.fileno(), source, self._recorder, frames=kind == "runtime"
+            )
             reader = threading.Thread(
-                target=self._read_output, args=(proc,), name=f"sandbox-out-{name}", daemon=True
+                target=proc.output.run, name=f"sandbox-out-{name}", daemon=True
             )
             reader.start()
             proc.threads.append(reader)
@@ -137,45 +138,11 @@ class ProcessGroup:
 
     # ------------------------------------------------------------------------------- output
 
-    def _read_output(self, proc: Process) -> None:
-        assert proc.popen.stdout is not None
-        fd = proc.popen.stdout.fileno()
-        source = "function" if proc.kind == "runtime" else proc.name
-        lines = LineBuffer(frames=proc.kind == "runtime")
-        while True:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                chunk = b""
-            proc.busy = True
-            try:
-                if not chunk:
-                    last = lines.rest()
-                    if last is not None:
-                        self._recorder.source_line(source, last)
-                    return
-                for line in lines.feed(chunk):
-                    self._recorder.source_line(source, line)
-            finally:
-                proc.busy = False
-
-    def drain_output(self, bound_s: float = 0.1) -> None:
-        """Wait (bounded) until every line already written by a process has been dispatched."""
-        end = time.monotonic() + bound_s
+    def drain_output(self) -> None:
+        """Pass on every line the processes have already written (each reader's own bound)."""
         for proc in list(self.procs):
-            stdout = proc.popen.stdout
-            if stdout is None or stdout.closed:
-                continue
-            while time.monotonic() < end:
-                try:
-                    pending = struct.unpack(
-                        "i", fcntl.ioctl(stdout.fileno(), termios.FIONREAD, b"\0\0\0\0")
-                    )[0]
-                except OSError:
-                    break
-                if not pending and not proc.busy:
-                    break
-                time.sleep(0.0005)
+            if proc.output is not None:
+                proc.output.drain()
 
     def _watch_exit(self, proc: Process) -> None:
         code = proc.popen.wait()
@@ -260,6 +227,65 @@ class ProcessGroup:
         self.pgid = None
         self._lifecycle.frozen = False
         return exits
+
+
+class OutputReader:
+    """One process's output (a pipe), cut into lines and passed on to the records.
+
+    The reader's thread and ``drain`` both read, under one lock and without blocking, so that
+    when ``drain`` returns, every byte already in the pipe has reached the records. (A flag
+    set after a blocking read left a window: the bytes out of the pipe, not yet in the records,
+    and the flag not yet set. An invocation's last line was lost to it under load.)
+    """
+
+    _DRAIN_LOCK_BOUND_S = 1.0
+    """How long ``drain`` waits for the thread to finish passing on what it read."""
+
+    def __init__(self, fd: int, source: str, recorder: Recorder, *, frames: bool) -> None:
+        self._fd = fd
+        self._source = source
+        self._recorder = recorder
+        self._lines = LineBuffer(frames=frames)
+        self._lock = threading.Lock()
+        self._ended = False
+        os.set_blocking(fd, False)
+
+    def run(self) -> None:
+        """The reader's thread: wait for output, pass it on, until the pipe ends."""
+        poller = select.poll()
+        poller.register(self._fd, select.POLLIN)
+        while not self._ended:
+            poller.poll(500)  # a timeout, so that a pipe closed under it is noticed
+            with self._lock:
+                self._read_available()
+
+    def drain(self) -> None:
+        """Pass on what is in the pipe now (waits at most ``_DRAIN_LOCK_BOUND_S``)."""
+        if self._lock.acquire(timeout=self._DRAIN_LOCK_BOUND_S):
+            try:
+                self._read_available()
+            finally:
+                self._lock.release()
+        else:
+            self._recorder.record("drain_timeout", source=self._source)
+
+    def _read_available(self) -> None:
+        """(lock held) Read until the pipe is empty or ends."""
+        while not self._ended:
+            try:
+                chunk = os.read(self._fd, 65536)
+            except BlockingIOError:
+                return
+            except OSError:  # closed by reap() after its bounded join
+                chunk = b""
+            if not chunk:
+                self._ended = True
+                last = self._lines.rest()
+                if last is not None:
+                    self._recorder.source_line(self._source, last)
+                return
+            for line in self._lines.feed(chunk):
+                self._recorder.source_line(self._source, line)
 
 
 class LogSocket:

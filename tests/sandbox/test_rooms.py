@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+
 import pytest
 
 from lambda_sandbox._phase import TRANSITIONS, Lifecycle, Phase, PhaseError
-from lambda_sandbox._records import FRAME_MAGIC, LineBuffer
+from lambda_sandbox._processes import OutputReader
+from lambda_sandbox._records import FRAME_MAGIC, LineBuffer, Recorder
 
 
 def _frame(message: bytes, level: int = 0x03) -> bytes:
@@ -88,3 +94,46 @@ def test_frames_and_printed_text_interleave_in_order_byte_by_byte() -> None:
 def test_without_frames_the_magic_bytes_are_just_bytes() -> None:
     lines = LineBuffer()
     assert lines.feed(_frame(b"x") + b"\n") == [(_frame(b"x")).decode("utf-8", "replace")]
+
+
+@pytest.fixture
+def pipe() -> Iterator[tuple[int, int]]:
+    read_end, write_end = os.pipe()
+    yield read_end, write_end
+    for fd in (read_end, write_end):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def _lines(recorder: Recorder) -> list[str]:
+    return [r["line"] for r in recorder.records if r["event"] == "log"]
+
+
+def test_drain_passes_on_what_is_in_the_pipe_though_the_thread_never_ran(
+    pipe: tuple[int, int],
+) -> None:
+    recorder = Recorder(None, prefix_logs=False, records_path=None)
+    reader = OutputReader(pipe[0], "function", recorder, frames=False)
+    os.write(pipe[1], b'quoted\n{"_aws": {}}\n')
+    reader.drain()
+    assert _lines(recorder) == ["quoted", '{"_aws": {}}']
+
+
+def test_every_line_written_before_a_drain_is_passed_on_when_it_returns(
+    pipe: tuple[int, int],
+) -> None:
+    """The invocation's last line, written just before its response, is in its logs: with the
+    reader's thread racing the drain (a thousand times), none is missed."""
+    recorder = Recorder(None, prefix_logs=False, records_path=None)
+    reader = OutputReader(pipe[0], "function", recorder, frames=False)
+    thread = threading.Thread(target=reader.run, daemon=True)
+    thread.start()
+    for n in range(1000):
+        os.write(pipe[1], f"line {n}\n".encode())
+        reader.drain()
+        assert _lines(recorder)[-1:] == [f"line {n}"], f"line {n} not passed on by drain"
+    os.write(pipe[1], b"no newline at the end")
+    os.close(pipe[1])
+    thread.join(timeout=5)
+    assert not thread.is_alive(), "the reader's thread did not end at the pipe's end"
+    assert _lines(recorder)[-1] == "no newline at the end"
