@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from bench_database import BLOCKS, ROWS, SCHEMA, block_ratios
+from bench_database import ROWS, SCHEMA, round_ratios
 from bench_sandboxes import ROOT, LayerKind, Layers, cold_start, free_port, spec
 from bench_stats import Series, Target, table
 from bench_suite import Options
@@ -262,8 +262,8 @@ def report(results: dict[str, Any], target: Callable[[Target], None]) -> str:
                     f"{path.format(id='n'):<12} {variant.label}",
                     Series(figures["duration_ms"]).text(3),
                     Series(figures["response_ms"]).text(3),
-                    block_ratios(figures["duration_ms"], base["duration_ms"]).text(2),
-                    block_ratios(figures["response_ms"], base["response_ms"]).text(2),
+                    round_ratios(figures["duration_ms"], base["duration_ms"]).text(2),
+                    round_ratios(figures["response_ms"], base["response_ms"]).text(2),
                 ]
             )
     head = [
@@ -274,7 +274,7 @@ def report(results: dict[str, Any], target: Callable[[Target], None]) -> str:
         "response / (a)",
     ]
     for other, which in (("b", "Mangum on the same app"), ("c", "Mangum, lifespan off")):
-        ping = block_ratios(warm["a"]["ping"]["duration_ms"], warm[other]["ping"]["duration_ms"])
+        ping = round_ratios(warm["a"]["ping"]["duration_ms"], warm[other]["ping"]["duration_ms"])
         target(
             Target(
                 17,
@@ -284,22 +284,22 @@ def report(results: dict[str, Any], target: Callable[[Target], None]) -> str:
                 PING_AT_MOST,
                 unit="x",
                 digits=2,
-                note="by duration, per block of rounds",
+                note="by duration, per round",
             )
         )
     b, a = warm["b"]["query"], warm["a"]["query"]
-    response = block_ratios(b["response_ms"], a["response_ms"]).median
+    response = round_ratios(b["response_ms"], a["response_ms"]).median
     target(
         Target(
             17,
             "asgi, warm GET /items/n (one query): (b) Mangum's lifespan / (a) warm_asgi",
             "wall",
-            block_ratios(b["duration_ms"], a["duration_ms"]),
+            round_ratios(b["duration_ms"], a["duration_ms"]),
             QUERY_AT_LEAST,
             at_most=False,
             unit="x",
             digits=2,
-            note=f"by duration, per block of rounds; {response:.2f} by event -> response",
+            note=f"by duration, per round; {response:.2f} by event -> response",
         )
     )
     cold_rows = []
@@ -320,8 +320,8 @@ def report(results: dict[str, Any], target: Callable[[Target], None]) -> str:
             "the lifespan",
             f"   warm: {count} rounds, each adapter on both routes, interleaved (order rotated "
             "each round); median (min-max);",
-            "   duration: the REPORT's Duration; ratios: of the medians per block of rounds, "
-            f"median (min-max) over {min(BLOCKS, count)} blocks",
+            "   duration: the REPORT's Duration; ratios: per round (the two invoked side by "
+            f"side), median (min-max) of the {count}",
             "",
             table(head, rows),
             "",

@@ -55,11 +55,15 @@ DESIGNS = [
     Design("c", "(c) lambda-warmup + extension hold", "bench_design_warmup.handler", "full", True),
     Design("d", "(d) lambda-warmup, no extension", "bench_design_warmup.handler", "library", False),
 ]
+FLOOR = Design(
+    "floor", "runtime start + import asyncio", "bench_asyncio_floor.handler", "none", False
+)
+"""Cold-started in every run of the designs, after (d): issue 18's floor, paired with (c)."""
 
 
 def designs(options: Options, layers: Layers, log: IO[str]) -> dict[str, list[dict[str, Any]]]:
-    """Per design, one dict per cold start (ms)."""
-    out: dict[str, list[dict[str, Any]]] = {d.key: [] for d in DESIGNS}
+    """Per design (and ``floor``), one dict per cold start (ms)."""
+    out: dict[str, list[dict[str, Any]]] = {d.key: [] for d in [*DESIGNS, FLOOR]}
     for _ in range(options.runs):
         for design in DESIGNS:
             cs = cold_start(
@@ -84,6 +88,8 @@ def designs(options: Options, layers: Layers, log: IO[str]) -> dict[str, list[di
                 row["report_received_ms"] = cs.report_received_ms
                 row["init_end_ms"] = cs.init_end_ms
             out[design.key].append(row)
+        floor = cold_start(spec(FLOOR.handler, layers, FLOOR.layer, options.environment), log)
+        out[FLOOR.key].append({"init_ms": floor.init_ms, "init_cpu_ms": floor.init_cpu_ms})
     return out
 
 

@@ -111,7 +111,8 @@ def test_quick_run_covers_every_section_and_target(tmp_path: Path) -> None:
     )
     for section in sections:
         assert data[section], section
-    assert set(data["designs"]) == {"a", "b", "c", "d"}
+    assert set(data["designs"]) == {"a", "b", "c", "d", "floor"}
+    assert len(data["designs"]["floor"]) == len(data["designs"]["c"])  # paired run by run
     assert set(data["database"]["cold"]) == set(data["database"]["warm"]) == {"a", "b", "c"}
     assert set(data["asgi"]["cold"]) == {"a", "b"}
     assert set(data["asgi"]["warm"]) == {"a", "b", "c"}
