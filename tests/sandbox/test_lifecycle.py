@@ -307,7 +307,9 @@ def test_init_that_never_ends_times_out_the_first_invocation(make_sandbox: MakeS
     assert result.suppressed_init is not None
     assert result.suppressed_init.status == "timeout"
     assert [i.status for i in sandbox.inits] == ["timeout", "timeout"]
-    assert result.waiting_for == ["holder: next"]
+    # The holder never calls next; the runtime, given 0.3 s and then 0.6 s, usually has (on a
+    # busy host it may still be starting, as the test above found: then it is listed too).
+    assert "holder: next" in result.waiting_for, result.waiting_for
 
 
 @pytest.mark.parametrize(
