@@ -71,6 +71,8 @@ WORKERS = 2
 PROBE_TIMEOUT_S = 180.0
 #: After the stub has the report, before the probe may exit: the warm loop reads the 202.
 REPORT_GRACE_S = 0.3
+#: Runs of a library probe before its report's going by httpx is an error (see ``library``).
+PLAIN_POST_ATTEMPTS = 3
 IDENTIFIER = "bench-instructions"
 
 RUNTIME = "import awslambdaric.bootstrap, os, sys"  # what the runtime has loaded before
@@ -223,7 +225,22 @@ class Counter:
     """``False``: run the probes as they are, without valgrind (counts 0)."""
 
     def library(self, step: str, inits: int | None) -> int:
-        """``step`` after awslambdaric, as in the runtime (see the module's docstring)."""
+        """``step`` after awslambdaric, as in the runtime (see the module's docstring).
+
+        A run whose report went by httpx is taken again (up to ``PLAIN_POST_ATTEMPTS`` runs):
+        under valgrind, on a busy host, the plain POST can miss its 0.25 s bound, and httpx's
+        import would then be counted as the library's."""
+        for _ in range(PLAIN_POST_ATTEMPTS):
+            count, by_httpx = self._library_once(step, inits)
+            if not by_httpx:
+                return count
+        raise RuntimeError(
+            f"the report went by httpx in {PLAIN_POST_ATTEMPTS} runs (the plain POST was not "
+            "answered 202 within its bound under valgrind): its count would include httpx's import"
+        )
+
+    def _library_once(self, step: str, inits: int | None) -> tuple[int, bool]:
+        """One counted run of ``step``; whether its report went by httpx."""
         code = PROBE.format(setup=f"{RUNTIME}, json", step=step)
         with tempfile.TemporaryDirectory(prefix="bench-instr-") as tmp, _Stub(_accept) as sink:
             env = {
@@ -248,13 +265,10 @@ class Counter:
 
             count, out, _ = self._counted([str(self.python), "-c", code], env, None, go_ahead)
             if json.loads(out.strip().splitlines()[-1])["httpx"]:
-                raise RuntimeError(
-                    "the report went by httpx (the plain POST was not answered 202 within its "
-                    "bound under valgrind): its count would include httpx's import"
-                )
+                return count, True
             if inits is not None:
                 _check_report(sink.bodies, inits)
-            return count
+            return count, False
 
     def per_call(self, code: str) -> int:
         """In-process, as ``bench_percall.py``: no Lambda environment."""

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from bench import Report
 from bench_instructions import (
+    PLAIN_POST_ATTEMPTS,
     RECORD_ASYNCIO_IMPORT_MS,
+    Counter,
     _at_once,
     _counted,
     figures,
@@ -49,6 +51,25 @@ def test_a_probe_doing_more_work_counts_more_instructions_and_repeats_agree() ->
 def test_a_process_that_fails_is_an_error_not_a_count() -> None:
     with pytest.raises(RuntimeError, match="exited 3"):
         _counted([sys.executable, "-S", "-c", "raise SystemExit(3)"], {}, None, _at_once)
+
+
+def test_a_library_run_whose_report_went_by_httpx_is_taken_again_then_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """httpx's import must never be counted as the library's: such a run is retaken, and after
+    ``PLAIN_POST_ATTEMPTS`` of them the probe fails rather than give that count."""
+    runs: list[bool] = [True, False]  # by httpx, then by the plain POST
+
+    def once(self: Counter, step: str, inits: int | None) -> tuple[int, bool]:
+        return 1000 + len(runs), runs.pop(0)
+
+    monkeypatch.setattr(Counter, "_library_once", once)
+    counter = Counter(Path(sys.executable), REPO)
+    assert counter.library("pass", 1) == 1001  # the second run's count
+    runs[:] = [True] * PLAIN_POST_ATTEMPTS
+    with pytest.raises(RuntimeError, match=f"by httpx in {PLAIN_POST_ATTEMPTS} runs"):
+        counter.library("pass", 1)
+    assert runs == []
 
 
 def test_the_extension_runs_as_its_launcher_execs_it() -> None:
