@@ -230,7 +230,8 @@ class ProcessGroup:
 
 
 class OutputReader:
-    """One process's output (a pipe), cut into lines and passed on to the records.
+    """One process's output (a pipe, or a worker's log socket), cut into lines and passed on to
+    the records.
 
     The reader's thread and ``drain`` both read, under one lock and without blocking, so that
     when ``drain`` returns, every byte already in the pipe has reached the records. (A flag
@@ -331,20 +332,8 @@ class LogSocket:
             ).start()
 
     def _read(self, conn: socket.socket) -> None:
-        lines = LineBuffer()
         with conn:
-            while True:
-                try:
-                    chunk = conn.recv(65536)
-                except OSError:
-                    chunk = b""
-                if not chunk:
-                    last = lines.rest()
-                    if last is not None:
-                        self._recorder.source_line("function", last)
-                    return
-                for line in lines.feed(chunk):
-                    self._recorder.source_line("function", line)
+            OutputReader(conn.fileno(), "function", self._recorder, frames=False).run()
 
 
 def alive(pid: int) -> bool:
