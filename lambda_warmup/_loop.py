@@ -65,7 +65,8 @@ class WarmLoop:
             return self._asyncio_loop
 
     async def _serve_until_stopped(self, stopping: asyncio.Future[None]) -> None:
-        """The loop's root task: until ``close()``, then cancel the tracked tasks."""
+        """Serve until ``stopping`` is resolved (``close()``), then cancel the tracked tasks: the
+        thread's root task, or a borrowed loop's serving task."""
         from ._aio import cancel_tasks
 
         try:
@@ -328,21 +329,16 @@ class BorrowedLoop(WarmLoop):
     async def _serve(self, serving: asyncio.Future[None]) -> None:
         import asyncio
 
-        from ._aio import cancel_tasks
-
         loop = asyncio.get_running_loop()
         self._stopping = stopping = loop.create_future()
         self._thread_id = threading.get_ident()
         self._asyncio_loop = loop
         serving.set_result(None)
         try:
-            await stopping
+            await self._serve_until_stopped(stopping)
         finally:
-            try:
-                await cancel_tasks(self._tasks)
-            finally:
-                self._asyncio_loop = self._stopping = None
-                self._thread_id = None
+            self._asyncio_loop = self._stopping = None
+            self._thread_id = None
 
 
 class _Started:
